@@ -1,0 +1,38 @@
+# `make test` and `make demo` bootstrap .venv themselves; every target is safe to rerun.
+PY      ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+TORCH   := torch==2.13.0
+# Install order matters only for readability: pip resolves the local packages together in one call.
+PROJECTS := $(wildcard packages/collection packages/sharedllm packages/crosslm services/collector services/chat)
+STAMP   := $(VENV)/.installed
+PLUGIN  := services/plugin
+
+.PHONY: test lint pytest install demo bench clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	# The CPU wheel first: anything that depends on torch must find it already installed.
+	$(BIN)/pip install -q $(TORCH)
+
+$(STAMP): $(BIN)/python requirements-dev.txt $(addsuffix /pyproject.toml,$(PROJECTS))
+	$(BIN)/pip install -q -r requirements-dev.txt $(foreach p,$(PROJECTS),-e "$(p)[test]")
+	touch $@
+
+install: $(STAMP) $(if $(wildcard $(PLUGIN)/package.json),$(PLUGIN)/node_modules/.installed)
+
+$(PLUGIN)/node_modules/.installed: $(PLUGIN)/package.json $(wildcard $(PLUGIN)/package-lock.json)
+	cd $(PLUGIN) && npm ci --no-audit --no-fund
+	touch $@
+
+lint: install
+	$(BIN)/ruff check .
+
+pytest: install
+	$(BIN)/pytest
+
+test: lint pytest
+
+clean:
+	rm -rf $(VENV) $(PLUGIN)/node_modules
