@@ -1,0 +1,109 @@
+import json
+import re
+
+import pytest
+
+from sharelm import Conversation
+from sharelm.redact import RULES_PATH, iban_ok, load_rules, luhn_ok, redact_conversation, redact_text
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "placeholder"),
+    [
+        ("write to jane.doe+news@mail.example.co.uk today", "email", "[REDACTED_EMAIL]"),
+        ("call +44 20 7946 0958 now", "phone", "[REDACTED_PHONE]"),
+        ("call (415) 555-2671 now", "phone", "[REDACTED_PHONE]"),
+        ("call +33 1 42 68 53 00 now", "phone", "[REDACTED_PHONE]"),
+        ("call +14155552671 now", "phone", "[REDACTED_PHONE]"),
+        ("server 192.168.10.254 is down", "ipv4", "[REDACTED_IPV4]"),
+        ("host 2001:db8:85a3::8a2e:370:7334 up", "ipv6", "[REDACTED_IPV6]"),
+        ("nic 00:1A:2B:3C:4D:5E here", "mac_address", "[REDACTED_MAC_ADDRESS]"),
+        ("card 4111 1111 1111 1111 ok", "credit_card", "[REDACTED_CREDIT_CARD]"),
+        ("pay to DE89 3704 0044 0532 0130 00 please", "iban", "[REDACTED_IBAN]"),
+        ("key sk-proj-Ab3dEf6hIj9kLm2nOp5qRs8t please", "api_key", "[REDACTED_API_KEY]"),
+        ("AWS AKIAIOSFODNN7EXAMPLE leaked", "api_key", "[REDACTED_API_KEY]"),
+        ("OPENAI_API_KEY=a1b2c3d4e5f6", "api_key", "[REDACTED_API_KEY]"),
+        ("Authorization: Bearer eyJhbGciOi1234567890abc", "bearer_token", "[REDACTED_TOKEN]"),
+    ],
+)
+def test_positive_is_replaced_by_typed_placeholder(text, kind, placeholder):
+    out, counts = redact_text(text)
+    assert counts == {kind: 1}, (out, counts)
+    assert placeholder in out
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "upgrade to version 3.11.4 or v1.2.3.4",
+        "order ORD-2024-558812 shipped",
+        "logged at 2024-01-15 10:30:00 UTC",
+        "ISBN 978-3-16-148410-0",
+        "the card 4111 1111 1111 1112 fails Luhn",
+        "not an IBAN: DE89 3704 0044 0532 0130 01",
+        "use std::vector and a::b in C++",
+        "the population is 1 234 567 people",
+        "set api_key = os.environ['OPENAI_API_KEY']",
+        "token classification models",
+        "follow @openai on social media",
+    ],
+)
+def test_look_alikes_are_left_alone(text):
+    assert redact_text(text) == (text, {})
+
+
+def test_url_keeps_path_drops_query_and_fragment():
+    out, counts = redact_text("see https://example.com/a/b?user=joe&sid=42#top.")
+    assert out == "see https://example.com/a/b[REDACTED_URL_QUERY]."
+    assert counts == {"url_query": 1}
+
+
+def test_bearer_keeps_scheme_word():
+    out, _ = redact_text("curl -H 'Authorization: Bearer abc123def456ghi789'")
+    assert out == "curl -H 'Authorization: Bearer [REDACTED_TOKEN]'"
+
+
+def test_checksums():
+    assert luhn_ok("4111111111111111") and not luhn_ok("4111111111111112")
+    assert iban_ok("GB82 WEST 1234 5698 7654 32") and not iban_ok("GB82 WEST 1234 5698 7654 33")
+
+
+def test_rules_file_is_portable_to_javascript():
+    spec = json.loads(RULES_PATH.read_text())
+    for rule in spec["rules"]:
+        pattern = rule["pattern"]
+        assert "(?P" not in pattern and "(?i" not in pattern, rule["type"]
+        assert set(rule.get("flags", "")) <= {"i"}, rule["type"]
+        assert rule["placeholder"] == f"[REDACTED_{rule['placeholder'][10:-1]}]"
+        if rule.get("check"):
+            assert rule["check"] in spec["checks"]
+        # Lookbehinds must be fixed width (Python's limit): no quantifiers inside them.
+        for lb in re.findall(r"\(\?<[=!]((?:\[[^\]]*\]|[^)])*)\)", pattern):
+            assert not re.search(r"[*+?{]", re.sub(r"\[[^\]]*\]", "", lb)), (rule["type"], lb)
+    assert len(load_rules()) == len(spec["rules"])
+
+
+def test_redact_conversation_sets_flag_and_summary():
+    conv = Conversation.model_validate(
+        {
+            "conversation": [
+                {"role": "user", "content": "I am bob@example.com, call 415-555-2671"},
+                {"role": "assistant", "content": "Noted."},
+                {"role": "user", "content": "also alice@example.org"},
+            ],
+            "conversation_metadata": {"title": "mail bob@example.com"},
+        }
+    )
+    out, counts = redact_conversation(conv)
+    assert counts == {"email": 3, "phone": 1}
+    assert out.conversation_metadata.redacted == "True"
+    assert out.conversation_metadata.extra["redactions"] == {"email": 3, "phone": 1}
+    assert "bob@" not in out.model_dump_json()
+    assert out.conversation[1] == conv.conversation[1]
+    assert conv.conversation_metadata.redacted is None  # the input is not mutated
+
+
+def test_clean_conversation_is_untouched():
+    conv = Conversation.model_validate({"conversation": [{"role": "user", "content": "hello there"}]})
+    out, counts = redact_conversation(conv)
+    assert counts == {} and out == conv and out.conversation_metadata.redacted is None
