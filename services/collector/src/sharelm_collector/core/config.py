@@ -1,0 +1,62 @@
+"""Service settings, read from the environment (prefix `SHARELM_COLLECTOR_`, plus plain `DATABASE_URL`)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SHARELM_COLLECTOR_", extra="ignore")
+
+    # SQLite (WAL) is the zero-setup default; production sets DATABASE_URL=postgresql://...
+    database_url: str = Field(
+        default="sqlite:///./sharelm-collector.db",
+        validation_alias=AliasChoices("DATABASE_URL", "SHARELM_COLLECTOR_DATABASE_URL"),
+    )
+    # The export token; export is disabled (403) while it is unset.
+    operator_token: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("SHARELM_OPERATOR_TOKEN", "SHARELM_COLLECTOR_OPERATOR_TOKEN"),
+    )
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    # uvicorn worker processes; rate limits are split between them (each enforces its share).
+    workers: int = Field(default=2, ge=1, le=64)
+
+    max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
+    max_batch: int = Field(default=100, ge=1)
+    # Requests per minute (token bucket, burst = the minute's allowance); 0 disables the limit.
+    rate_limit_per_ip: int = Field(default=1200, ge=0)
+    rate_limit_per_contributor: int = Field(default=600, ge=0)
+    # Contributor creation is the cheapest thing to abuse: its own, tighter per-IP limit.
+    rate_limit_signups_per_ip: int = Field(default=30, ge=0)
+
+    cors_origins: list[str] = ["*"]
+    # FULL: an acknowledged commit survives power loss too, not only a crash of the server process.
+    sqlite_synchronous: Literal["OFF", "NORMAL", "FULL", "EXTRA"] = "FULL"
+    sqlite_busy_timeout_ms: int = 30_000
+    pool_size: int = Field(default=10, ge=1)
+    export_chunk: int = Field(default=500, ge=1)
+
+    @field_validator("database_url")
+    @classmethod
+    def _psycopg3_driver(cls, url: str) -> str:
+        """`postgresql://` and `postgres://` mean psycopg 3 here (SQLAlchemy would pick psycopg2)."""
+        for prefix in ("postgresql://", "postgres://"):
+            if url.startswith(prefix):
+                return "postgresql+psycopg://" + url[len(prefix) :]
+        return url
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
