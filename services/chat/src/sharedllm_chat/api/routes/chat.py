@@ -1,0 +1,248 @@
+"""`POST /v1/chat/completions`: OpenAI's chat API, streamed over SSE or answered whole."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator
+
+from fastapi import APIRouter, Depends, Header, Request, Response
+from pydantic import ValidationError
+from sse_starlette.sse import EventSourceResponse
+from starlette.concurrency import run_in_threadpool
+
+from sharedllm_chat.api.deps import get_state
+from sharedllm_chat.api.errors import APIError, error_body
+from sharedllm_chat.app_state import AppState
+from sharedllm_chat.engine.events import Done, Event, Failed, Token
+from sharedllm_chat.engine.prompt import render_ids
+from sharedllm_chat.engine.sampling import SamplingParams
+from sharedllm_chat.engine.scheduler import GenerationRequest, QueueFull
+from sharedllm_chat.schemas.openai import (
+    ChatCompletion,
+    ChatCompletionChunk,
+    ChatCompletionRequest,
+    ChatMessageOut,
+    Choice,
+    ChunkChoice,
+    Delta,
+    Usage,
+)
+from sharelm import Conversation, Message
+
+router = APIRouter(prefix="/v1", tags=["chat"])
+
+CONVERSATION_HEADER = "X-Conversation-Id"
+_DISCONNECT_POLL_S = 0.2
+
+
+class _Turn:
+    """One request in flight: the bridge from the worker thread's events to this request's event loop."""
+
+    def __init__(
+        self,
+        state: AppState,
+        body: ChatCompletionRequest,
+        conversation_id: str,
+        messages: list[Message],
+        prompt_ids: list[int],
+        params: SamplingParams,
+    ) -> None:
+        self.state, self.body, self.conversation_id = state, body, conversation_id
+        self.messages, self.params = messages, params
+        self.id = f"chatcmpl-{uuid.uuid4().hex}"
+        self.created = int(time.time())
+        self.events: asyncio.Queue[Event] = asyncio.Queue()
+        loop = asyncio.get_running_loop()
+        self.request = GenerationRequest(
+            prompt_ids,
+            params,
+            emit=lambda ev: loop.call_soon_threadsafe(self.events.put_nowait, ev),
+            conversation_id=conversation_id,
+        )
+        self.text: list[str] = []
+        self.finished = False
+
+    def cancel(self) -> None:
+        self.request.cancelled.set()
+
+    def finish(self, done: Done) -> Usage:
+        """Record the turn as a sharelm Conversation (and contribute it if the user opted in)."""
+        state = self.state
+        self.finished = True
+        usage = Usage(
+            prompt_tokens=done.prompt_tokens,
+            completion_tokens=done.completion_tokens,
+            total_tokens=done.prompt_tokens + done.completion_tokens,
+        )
+        state.metrics.requests.labels(done.finish_reason).inc()
+        if done.finish_reason != "cancelled":
+            state.conversations.record_turn(
+                self.conversation_id,
+                self.messages,
+                "".join(self.text),
+                state.loaded.name,
+                self.body.user,
+                self.body.contribute,
+            )
+            state.contribute_later(self.conversation_id)
+        return usage
+
+
+def _params(body: ChatCompletionRequest, state: AppState) -> SamplingParams:
+    limit = state.settings.max_tokens_limit
+    requested = body.requested_max_tokens
+    if requested is not None and requested > limit:
+        raise APIError(
+            400,
+            f"max_tokens is {requested}, over this server's limit of {limit}",
+            param="max_tokens",
+            code="max_tokens_exceeded",
+        )
+    return SamplingParams(
+        max_new_tokens=requested or state.settings.default_max_tokens,
+        temperature=body.temperature,
+        top_p=body.top_p,
+        seed=body.seed,
+        stop=tuple(body.stop),
+    )
+
+
+def _conversation_messages(body: ChatCompletionRequest) -> list[Message]:
+    """The request's messages as the shared schema's, validated by it (sizes, roles)."""
+    rows = [{"role": m.role, "content": m.text} for m in body.messages]
+    try:
+        return Conversation.model_validate({"conversation": rows}).conversation
+    except ValidationError as exc:
+        reasons = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise APIError(400, f"messages: {reasons}", param="messages") from exc
+
+
+async def _start_turn(body: ChatCompletionRequest, state: AppState, conversation_id: str) -> _Turn:
+    if body.model != state.loaded.name:
+        raise APIError(
+            404,
+            f"model '{body.model}' does not exist; this server serves '{state.loaded.name}'",
+            param="model",
+            code="model_not_found",
+        )
+    params = _params(body, state)
+    messages = _conversation_messages(body)
+    rows = [m.model_dump() for m in messages]
+    prompt_ids = await run_in_threadpool(render_ids, state.loaded.tokenizer, rows)
+    limit = state.settings.max_input_tokens
+    if len(prompt_ids) > limit:
+        raise APIError(
+            400,
+            f"the conversation is {len(prompt_ids)} tokens long, over this server's input "
+            f"limit of {limit} tokens",
+            param="messages",
+            code="context_length_exceeded",
+        )
+    state.metrics.prompt_tokens.inc(len(prompt_ids))
+    turn = _Turn(state, body, conversation_id, messages, prompt_ids, params)
+    try:
+        state.scheduler.submit(turn.request)
+    except QueueFull as exc:
+        state.metrics.requests.labels("rejected_queue_full").inc()
+        raise APIError(429, str(exc), code="queue_full") from exc
+    return turn
+
+
+@router.post(
+    "/chat/completions",
+    response_model=ChatCompletion,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
+async def create_chat_completion(
+    body: ChatCompletionRequest,
+    request: Request,
+    response: Response,
+    state: AppState = Depends(get_state),
+    x_conversation_id: str | None = Header(None, alias=CONVERSATION_HEADER, max_length=200),
+):
+    conversation_id = body.conversation_id or x_conversation_id or uuid.uuid4().hex
+    turn = await _start_turn(body, state, conversation_id)
+    headers = {CONVERSATION_HEADER: conversation_id}
+    if body.stream:
+        return EventSourceResponse(_stream(turn), headers=headers, sep="\n", ping=15)
+    response.headers.update(headers)
+    return await _complete(turn, request)
+
+
+async def _complete(turn: _Turn, request: Request) -> ChatCompletion:
+    watcher = asyncio.create_task(_cancel_on_disconnect(turn, request))
+    try:
+        while True:
+            event = await turn.events.get()
+            if isinstance(event, Token):
+                turn.text.append(event.text)
+            elif isinstance(event, Failed):
+                raise APIError(500, event.message)
+            else:
+                break
+    finally:
+        watcher.cancel()
+    usage = turn.finish(event)
+    return ChatCompletion(
+        id=turn.id,
+        created=turn.created,
+        model=turn.state.loaded.name,
+        usage=usage,
+        conversation_id=turn.conversation_id,
+        choices=[
+            Choice(
+                message=ChatMessageOut(content="".join(turn.text)),
+                finish_reason="length" if event.finish_reason == "length" else "stop",
+            )
+        ],
+    )
+
+
+async def _cancel_on_disconnect(turn: _Turn, request: Request) -> None:
+    while not await request.is_disconnected():
+        await asyncio.sleep(_DISCONNECT_POLL_S)
+    turn.cancel()
+
+
+async def _stream(turn: _Turn) -> AsyncIterator[str]:
+    """SSE `data:` payloads in OpenAI's chunk format, then `[DONE]`. Closing early cancels generation."""
+
+    def chunk(delta: Delta, finish: str | None = None, usage: Usage | None = None) -> str:
+        choices = [ChunkChoice(delta=delta, finish_reason=finish)] if delta is not None else []
+        return ChatCompletionChunk(
+            id=turn.id,
+            created=turn.created,
+            model=turn.state.loaded.name,
+            choices=choices,
+            usage=usage,
+            conversation_id=turn.conversation_id,
+        ).model_dump_json(exclude_none=False)
+
+    try:
+        yield chunk(Delta(role="assistant", content=""))
+        while True:
+            event = await turn.events.get()
+            if isinstance(event, Token):
+                turn.text.append(event.text)
+                yield chunk(Delta(content=event.text))
+            elif isinstance(event, Failed):
+                yield json.dumps(error_body(500, event.message))
+                return
+            else:
+                break
+        usage = turn.finish(event)
+        yield chunk(Delta(), finish="length" if event.finish_reason == "length" else "stop")
+        opts = turn.body.stream_options
+        if opts is not None and opts.include_usage:
+            yield chunk(None, usage=usage)
+        yield "[DONE]"
+    finally:
+        # The client went away (sse-starlette cancels this generator) or we are done: stop decoding.
+        with contextlib.suppress(Exception):
+            turn.cancel()
+            if not turn.finished:
+                turn.state.metrics.requests.labels("cancelled").inc()

@@ -1,0 +1,1 @@
+"""The generation engine: model loading, prompt layout, context caches, sampling and the scheduler."""

@@ -1,0 +1,117 @@
+"""Loading the served model: a SharedLLM checkpoint, a base checkpoint made into one, or the tiny default."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from transformers import AutoTokenizer, PreTrainedTokenizerBase
+
+from sharedllm_chat.engine.tokenizer import CHATML_TEMPLATE, build_byte_tokenizer
+from sharedllm_chat.settings import Settings
+
+log = logging.getLogger(__name__)
+
+_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+@dataclass
+class LoadedModel:
+    model: Any  # SharedLLMForCausalLM, or any causal LM (then served with full attention)
+    tokenizer: PreTrainedTokenizerBase
+    name: str
+    chunk_size: int
+    upper_window: int
+    eos_ids: frozenset[int]
+
+    @property
+    def kv_cache_arg(self) -> str:
+        """transformers 5 renamed forward's `past_key_values` to `cache`; speak whichever the model takes."""
+        params = inspect.signature(self.model.forward).parameters
+        return "cache" if "cache" in params else "past_key_values"
+
+    @property
+    def supports_context(self) -> bool:
+        return hasattr(self.model, "new_context_cache")
+
+    @property
+    def device(self) -> torch.device:
+        return self.model.device
+
+    def new_context_cache(self):
+        return self.model.new_context_cache()
+
+
+def _eos_ids(tokenizer: PreTrainedTokenizerBase, model: Any) -> frozenset[int]:
+    ids = set()
+    for token in (tokenizer.eos_token, "<|im_end|>", "<|eot_id|>", "<|end|>"):
+        tid = tokenizer.convert_tokens_to_ids(token) if token else None
+        if isinstance(tid, int) and tid != tokenizer.unk_token_id:
+            ids.add(tid)
+    eos = (
+        getattr(model.generation_config, "eos_token_id", None)
+        if hasattr(model, "generation_config")
+        else None
+    )
+    ids.update([eos] if isinstance(eos, int) else (eos or []))
+    return frozenset(ids)
+
+
+def _config_value(model: Any, *names: str) -> int | None:
+    for name in names:
+        value = getattr(model.config, name, None)
+        if isinstance(value, int):
+            return value
+    return None
+
+
+def build_embedded_model(settings: Settings):
+    """A tiny random SharedLLM over a byte-level tokenizer: runs anywhere, downloads nothing."""
+    from sharedllm import SharedLLMForCausalLM
+    from sharedllm.tiny import tiny_base_model
+
+    tokenizer = build_byte_tokenizer()
+    torch.manual_seed(settings.embedded_seed)
+    base = tiny_base_model(family="llama", vocab_size=len(tokenizer), max_position_embeddings=1 << 20)
+    model = SharedLLMForCausalLM.from_base(
+        base, num_injection_layers=settings.num_injection_layers, chunk_size=settings.chunk_size
+    )
+    return model, tokenizer
+
+
+def load_model(settings: Settings) -> LoadedModel:
+    if settings.torch_threads:
+        torch.set_num_threads(settings.torch_threads)
+    if settings.model_path:
+        from sharedllm import SharedLLMForCausalLM
+
+        model = SharedLLMForCausalLM.from_pretrained(settings.model_path, dtype=_DTYPES[settings.dtype])
+        tokenizer = AutoTokenizer.from_pretrained(settings.tokenizer_path or settings.model_path)
+    elif settings.base_model:
+        from sharedllm import SharedLLMForCausalLM
+
+        model = SharedLLMForCausalLM.from_base(
+            settings.base_model,
+            num_injection_layers=settings.num_injection_layers,
+            chunk_size=settings.chunk_size,
+        )
+        tokenizer = AutoTokenizer.from_pretrained(settings.tokenizer_path or settings.base_model)
+    else:
+        model, tokenizer = build_embedded_model(settings)
+    return wrap_model(model, tokenizer, settings)
+
+
+def wrap_model(model: Any, tokenizer: PreTrainedTokenizerBase, settings: Settings) -> LoadedModel:
+    """Put a model and its tokenizer in serving shape (device, dtype, eval, a chat template)."""
+    model = model.to(device=settings.device, dtype=_DTYPES[settings.dtype]).eval()
+    if not tokenizer.chat_template:
+        log.warning("the tokenizer has no chat template; using ChatML")
+        tokenizer.chat_template = CHATML_TEMPLATE
+    chunk_size = _config_value(model, "chunk_size") or settings.chunk_size
+    window = settings.upper_window or _config_value(model, "upper_window") or 4 * chunk_size
+    return LoadedModel(
+        model, tokenizer, settings.served_model_name, chunk_size, window, _eos_ids(tokenizer, model)
+    )

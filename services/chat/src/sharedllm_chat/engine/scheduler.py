@@ -1,0 +1,234 @@
+"""The request queue and the worker that serves it.
+
+One worker thread owns the model and the context caches. It admits queued requests up to `max_active`
+(prefill: encode the conversation's new chunks, run the running text, sample the first token), then
+advances every active request by one token per round, so requests that arrive mid-way join at the next
+round instead of waiting for the others to finish (iteration-level scheduling). Each request decodes with
+its own KV cache, context cache and random generator, which keeps answers independent of the company they
+run in. A cancelled request (client gone) is dropped at its next round.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from sharedllm_chat.engine.context_store import CacheEntry, ContextStore
+from sharedllm_chat.engine.detokenize import IncrementalText
+from sharedllm_chat.engine.events import Done, Event, Failed, Token
+from sharedllm_chat.engine.loader import LoadedModel
+from sharedllm_chat.engine.prompt import split_prompt
+from sharedllm_chat.engine.sampling import SamplingParams, make_generator, next_token
+
+log = logging.getLogger(__name__)
+
+
+class QueueFull(Exception):
+    pass
+
+
+@dataclass
+class GenerationRequest:
+    prompt_ids: list[int]
+    params: SamplingParams
+    emit: Callable[[Event], None]  # must be thread-safe: called from the worker thread
+    conversation_id: str | None = None
+    use_context_cache: bool = True  # False: encode every chunk afresh (the benchmark's no-cache baseline)
+    cancelled: threading.Event = field(default_factory=threading.Event)
+    submitted_at: float = field(default_factory=time.perf_counter)
+
+
+@dataclass
+class _Sequence:
+    req: GenerationRequest
+    text: IncrementalText
+    generator: torch.Generator
+    entry: CacheEntry | None
+    context_chunks: int
+    chunks_encoded: int
+    started_at: float
+    past: Any = None
+    logits: torch.Tensor | None = None
+    generated: int = 0
+    ttft_s: float | None = None
+
+
+class Scheduler:
+    def __init__(
+        self,
+        loaded: LoadedModel,
+        context_store: ContextStore,
+        max_active: int,
+        max_queue: int,
+        on_done: Callable[[Done], None] | None = None,
+    ) -> None:
+        self.loaded = loaded
+        self.store = context_store
+        self.max_active = max_active
+        self.max_queue = max_queue
+        self.on_done = on_done
+        self._kv_arg = loaded.kv_cache_arg
+        self._pending: deque[GenerationRequest] = deque()
+        self._active: list[_Sequence] = []
+        self._cond = threading.Condition()
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name="sharedllm-chat-worker", daemon=True)
+
+    # -- the request side (any thread) --
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        self._thread.join(timeout=30)
+
+    def submit(self, req: GenerationRequest) -> None:
+        with self._cond:
+            depth = len(self._pending) + len(self._active)
+            if depth >= self.max_queue:
+                raise QueueFull(f"the server is at its queue limit ({self.max_queue} requests); retry later")
+            self._pending.append(req)
+            self._cond.notify_all()
+
+    @property
+    def depth(self) -> tuple[int, int]:
+        """(waiting, running)"""
+        return len(self._pending), len(self._active)
+
+    # -- the worker thread --
+    def _run(self) -> None:
+        torch.set_grad_enabled(False)
+        while True:
+            with self._cond:
+                while not self._stopping and not self._pending and not self._active:
+                    self._cond.wait()
+                if self._stopping:
+                    break
+                admitted = []
+                while self._pending and len(self._active) + len(admitted) < self.max_active:
+                    admitted.append(self._pending.popleft())
+            with torch.inference_mode():
+                for req in admitted:
+                    self._guarded(req, self._admit)
+                for seq in list(self._active):
+                    self._guarded(seq.req, lambda _r, s=seq: self._step(s), seq)
+        for seq in self._active:
+            self._finish(seq, "cancelled")
+
+    def _guarded(self, req: GenerationRequest, fn, seq: _Sequence | None = None) -> None:
+        try:
+            fn(req)
+        except Exception as exc:  # one failing request must not take the worker down
+            log.exception("generation failed")
+            seq = seq or next((s for s in self._active if s.req is req), None)
+            if seq is not None:
+                self._release(seq)
+            req.emit(Failed(f"generation failed: {type(exc).__name__}: {exc}"))
+
+    def _admit(self, req: GenerationRequest) -> None:
+        if req.cancelled.is_set():
+            req.emit(
+                Done("cancelled", len(req.prompt_ids), 0, 0, 0, time.perf_counter() - req.submitted_at, None)
+            )
+            return
+        started = time.perf_counter()
+        lm = self.loaded
+        entry, cache, encoded, n_chunks = None, None, 0, 0
+        running = torch.tensor(req.prompt_ids, dtype=torch.long)
+        if lm.supports_context:
+            layout = split_prompt(
+                req.prompt_ids,
+                lm.chunk_size,
+                lm.upper_window,
+                req.params.max_new_tokens,
+                min_chunks=self._cached_chunks(req),
+            )
+            running, n_chunks = layout.running, layout.num_chunks
+            if n_chunks:
+                before = self.store.stats.chunks_encoded
+                key = req.conversation_id if req.use_context_cache else None
+                entry, _ = self.store.acquire(key, layout.context.to(lm.device))
+                cache = entry.cache
+                encoded = self.store.stats.chunks_encoded - before
+        seq = _Sequence(
+            req,
+            IncrementalText(lm.tokenizer, req.params.stop),
+            make_generator(req.params.seed),
+            entry,
+            n_chunks,
+            encoded,
+            started,
+        )
+        self._active.append(seq)
+        seq.logits, seq.past = self._forward(running, None, cache)
+        self._step(seq)
+
+    def _cached_chunks(self, req: GenerationRequest) -> int:
+        entry = self.store.get(req.conversation_id) if req.conversation_id and req.use_context_cache else None
+        return len(entry.digests) if entry is not None else 0
+
+    def _forward(self, ids: torch.Tensor, past: Any, cache: Any) -> tuple[torch.Tensor, Any]:
+        lm = self.loaded
+        kwargs: dict[str, Any] = {self._kv_arg: past, "use_cache": True}
+        if cache is not None:
+            kwargs["context_cache"] = cache
+        out = lm.model(input_ids=ids.view(1, -1).to(lm.device), **kwargs)
+        past = out.cache if getattr(out, "cache", None) is not None else out.past_key_values
+        return out.logits[0, -1], past
+
+    def _step(self, seq: _Sequence) -> None:
+        """Sample the next token from the pending logits, hand out its text, then run it through the model."""
+        if seq.req.cancelled.is_set():
+            return self._finish(seq, "cancelled")
+        token = next_token(seq.logits, seq.req.params, seq.generator)
+        seq.generated += 1
+        if seq.ttft_s is None:
+            seq.ttft_s = time.perf_counter() - seq.req.submitted_at
+        if token in self.loaded.eos_ids:
+            return self._finish(seq, "stop")
+        delta = seq.text.add(token)
+        if delta:
+            seq.req.emit(Token(delta))
+        if seq.text.stopped:
+            return self._finish(seq, "stop")
+        if seq.generated >= seq.req.params.max_new_tokens:
+            return self._finish(seq, "length")
+        seq.logits, seq.past = self._forward(
+            torch.tensor([token]), seq.past, seq.entry.cache if seq.entry else None
+        )
+
+    def _finish(self, seq: _Sequence, reason: str) -> None:
+        if reason != "cancelled":
+            tail = seq.text.flush()
+            if tail:
+                seq.req.emit(Token(tail))
+        self._release(seq)
+        done = Done(
+            reason,
+            len(seq.req.prompt_ids),
+            seq.generated,
+            seq.context_chunks,
+            seq.chunks_encoded,
+            seq.started_at - seq.req.submitted_at,
+            seq.ttft_s,
+        )
+        seq.req.emit(done)
+        if self.on_done is not None:
+            self.on_done(done)
+
+    def _release(self, seq: _Sequence) -> None:
+        if seq in self._active:
+            self._active.remove(seq)
+        if seq.entry is not None:
+            self.store.release(seq.entry)
+            seq.entry = None
+        seq.past = None

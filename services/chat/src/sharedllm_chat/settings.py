@@ -1,0 +1,54 @@
+"""Service settings, read from the environment (prefix `SHAREDLLM_CHAT_`) or passed in by tests."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SHAREDLLM_CHAT_", env_file=".env", extra="ignore")
+
+    # Which model: a SharedLLM checkpoint (`model_path`), a base checkpoint turned into one (`base_model`),
+    # or neither: the embedded tiny default, made on the spot so that `serve` runs with no setup.
+    model_path: str | None = None
+    base_model: str | None = None
+    tokenizer_path: str | None = Field(None, description="defaults to the model's own directory")
+    served_model_name: str = "sharedllm-tiny"
+    # from_base / embedded-default knobs (a checkpoint carries its own).
+    num_injection_layers: int = Field(2, ge=1)
+    chunk_size: int = Field(256, ge=8)
+    upper_window: int | None = Field(None, ge=16, description="tokens kept in the upper model's running text")
+    embedded_seed: int = 0
+    device: str = "cpu"
+    dtype: Literal["float32", "bfloat16", "float16"] = "float32"
+    torch_threads: int | None = Field(None, ge=1)
+
+    # Limits: anything over them is answered with a 4xx and the reason.
+    max_input_tokens: int = Field(262_144, ge=1)
+    max_tokens_limit: int = Field(2048, ge=1)
+    default_max_tokens: int = Field(256, ge=1)
+    max_queue: int = Field(64, ge=1, description="requests waiting or running before 429")
+    max_active: int = Field(8, ge=1, description="requests decoding at once (continuous batching slots)")
+
+    # Per-conversation context caches, an LRU bounded in bytes; stored conversations, bounded in count.
+    cache_max_bytes: int = Field(512 * 2**20, ge=0)
+    max_conversations: int = Field(10_000, ge=1)
+
+    # Contribution to the ShareLM collector (only for conversations whose user opted in).
+    collector_url: str | None = None
+    collector_token: str | None = None
+    collector_timeout_s: float = 10.0
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    @model_validator(mode="after")
+    def _one_model_source(self) -> Settings:
+        if self.model_path and self.base_model:
+            raise ValueError("set either model_path (a SharedLLM checkpoint) or base_model, not both")
+        if self.default_max_tokens > self.max_tokens_limit:
+            raise ValueError("default_max_tokens must not exceed max_tokens_limit")
+        return self
