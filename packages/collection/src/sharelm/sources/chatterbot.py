@@ -13,8 +13,9 @@ from typing import Any
 import yaml
 
 from sharelm.schema import Conversation
+from sharelm.sources.base import Row, Source
 
-SOURCE = "chatterbot_corpus"
+SOURCE_NAME = "chatterbot_corpus"
 
 # Directory name -> language name as the public datasets spell it (LMSYS / WildChat use English names).
 LANGUAGE_NAMES = {
@@ -49,7 +50,7 @@ def dialog_to_conversation(
         {
             "conversation_id": conversation_id,
             "conversation": messages,
-            "source": SOURCE,
+            "source": SOURCE_NAME,
             "conversation_metadata": {"language": language, "extra": {"topic": topic}},
         }
     )
@@ -85,3 +86,15 @@ def load_corpus(languages: Iterable[str] | None = ("english",)) -> Iterator[Conv
             )
         for path in sorted(lang_path.glob("*.yml")):
             yield from load_file(path)
+
+
+def matches(row: Row) -> bool:
+    return isinstance(row.get("conversations"), list) and "categories" in row
+
+
+def convert(row: Row) -> list[Conversation]:
+    """One corpus YAML file read by the generic reader (its path under "__yaml_path__")."""
+    return list(load_file(Path(row["__yaml_path__"])))
+
+
+SOURCE = Source(SOURCE_NAME, matches, convert, "ChatterBot corpus YAML (categories + dialogs)")

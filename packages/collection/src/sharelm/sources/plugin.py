@@ -14,8 +14,9 @@ from urllib.parse import urlsplit, urlunsplit
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from sharelm.schema import Conversation, Message, UserMetadata
+from sharelm.sources.base import Row, Source
 
-SOURCE = "share_lm_plugin"
+SOURCE_NAME = "share_lm_plugin"
 
 
 class PluginConversationMetadata(BaseModel):
@@ -75,7 +76,7 @@ def from_upload(payload: dict[str, Any] | PluginUpload) -> Conversation:
         "conversation": [m.model_dump() for m in interleave(upload.user_msgs, upload.bot_msgs)],
         "user_id": upload.user_id,
         "timestamp": upload.timestamp,
-        "source": SOURCE,
+        "source": SOURCE_NAME,
         "user_metadata": upload.user_metadata.model_dump(),
         "conversation_metadata": {
             "rate": upload.conversation_metadata.rate,
@@ -87,3 +88,14 @@ def from_upload(payload: dict[str, Any] | PluginUpload) -> Conversation:
         row["conversation_id"] = upload.conversation_id
     # Validated as a dict so errors name Conversation's fields (empty conversation, too many ratings...).
     return Conversation.model_validate(row)
+
+
+def matches(row: Row) -> bool:
+    return "bot_msgs" in row and "user_msgs" in row
+
+
+def convert(row: Row) -> list[Conversation]:
+    return [from_upload(row)]
+
+
+SOURCE = Source(SOURCE_NAME, matches, convert, "ShareLM plugin upload payloads (bot_msgs/user_msgs)")
