@@ -1,0 +1,100 @@
+import pytest
+import torch
+
+from sharedllm import ContextCache
+from sharedllm.tiny import randomize_injection, tiny_sharedllm
+
+
+def count_lower_calls(model):
+    calls = []
+    handle = model.lower.register_forward_hook(lambda module, args, out: calls.append(1))
+    return calls, handle
+
+
+def greedy_by_recomputation(model, ids, steps, **context):
+    for _ in range(steps):
+        with torch.no_grad():
+            logits = model(ids, **context).logits
+        ids = torch.cat([ids, logits[:, -1:].argmax(-1)], dim=-1)
+    return ids
+
+
+def test_generate_encodes_tree_once_and_matches_recomputation(model, tokens):
+    ids, chunks = tokens(2, 7), tokens(2, 3, 64)
+    mask = torch.tensor([[True, True, True], [False, True, True]])
+    calls, handle = count_lower_calls(model)
+    try:
+        generated = model.generate(
+            ids, context_input_ids=chunks, context_mask=mask, max_new_tokens=6, do_sample=False
+        )
+    finally:
+        handle.remove()
+    assert len(calls) == 1  # the tree is encoded at prefill only
+    expected = greedy_by_recomputation(model, ids, 6, context_input_ids=chunks, context_mask=mask)
+    assert torch.equal(generated, expected)
+    assert not torch.equal(generated, model.generate(ids, max_new_tokens=6, do_sample=False))
+
+
+def test_context_cache_extends_without_re_encoding(model, tokens):
+    chunks = tokens(5, 64)
+    cache = model.new_context_cache()
+    assert isinstance(cache, ContextCache) and cache.num_chunks == 0 and cache.nbytes() == 0
+    cache.extend(chunks[:3])
+    size_after_three = cache.nbytes()
+    calls, handle = count_lower_calls(model)
+    try:
+        cache.extend(chunks[3:])
+    finally:
+        handle.remove()
+    assert len(calls) == 1 and cache.num_chunks == 5
+    assert cache.encode_calls == 2 and cache.chunks_encoded == 5
+    assert cache.nbytes() == pytest.approx(size_after_three * 5 / 3)
+
+    ids = tokens(1, 8)
+    with torch.no_grad():
+        from_cache = model(ids, context_cache=cache).logits
+        from_ids = model(ids, context_input_ids=chunks[None]).logits
+    assert torch.allclose(from_cache, from_ids, atol=1e-6)
+
+    calls, handle = count_lower_calls(model)
+    try:
+        generated = model.generate(ids, context_cache=cache, max_new_tokens=5, do_sample=False)
+    finally:
+        handle.remove()
+    assert not calls and cache.chunks_encoded == 5  # generation reads the cache, encodes nothing
+    assert torch.equal(generated, greedy_by_recomputation(model, ids, 5, context_input_ids=chunks[None]))
+
+
+def test_context_cache_is_shared_by_a_batch(model, tokens):
+    chunks, ids = tokens(2, 64), tokens(3, 5)
+    cache = model.new_context_cache().extend(chunks)
+    with torch.no_grad():
+        batched = model(ids, context_cache=cache).logits
+        expected = model(ids, context_input_ids=chunks[None].expand(3, -1, -1)).logits
+    assert torch.allclose(batched, expected, atol=1e-6)
+
+
+def test_context_cache_rejects_bad_chunks(model, tokens):
+    cache = model.new_context_cache()
+    with pytest.raises(ValueError, match=r"\[N, 64\]"):
+        cache.extend(tokens(2, 10))
+    with pytest.raises(ValueError, match="token ids"):
+        cache.extend(torch.full((1, 64), 10_000))
+    with pytest.raises(ValueError, match="either"):
+        model(tokens(1, 3), context_cache=cache, context_input_ids=tokens(1, 1, 64))
+
+
+def test_query_policy_cache_matches_batched_forward(tokens):
+    model = randomize_injection(
+        tiny_sharedllm("qwen2", selection_policy="query", tree_height=2, kv_per_node=8)
+    )
+    chunks, ids = tokens(3, 64), tokens(1, 9)
+    cache = model.new_context_cache().extend(chunks[:1]).extend(chunks[1:])
+    with torch.no_grad():
+        from_cache = model(ids, context_cache=cache).logits
+        from_ids = model(ids, context_input_ids=chunks[None]).logits
+        other_query = model(tokens(1, 9), context_input_ids=chunks[None]).logits
+    assert torch.allclose(from_cache, from_ids, atol=1e-6)
+    assert torch.isfinite(other_query).all()
+    generated = model.generate(ids, context_cache=cache, max_new_tokens=4, do_sample=False)
+    assert generated.shape == (1, 13)
