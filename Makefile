@@ -36,3 +36,9 @@ test: lint pytest
 
 clean:
 	rm -rf $(VENV) $(PLUGIN)/node_modules
+
+# SharedLLM efficiency on CPU (small model, 4K..64K tokens): table, JSON and PNG in packages/sharedllm/benchmarks/efficiency.
+# On one GPU: $(BIN)/sharedllm bench --device cuda --config 7b-shape --out packages/sharedllm/benchmarks/efficiency-gpu
+.PHONY: bench-sharedllm
+bench-sharedllm: install
+	nice -n 10 $(BIN)/sharedllm bench --config small --device cpu --out packages/sharedllm/benchmarks/efficiency
