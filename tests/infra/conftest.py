@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import json
 from functools import cache
+from importlib import resources
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-import importlib_resources
 import jsonschema
 import pytest
 import yaml
@@ -29,7 +29,7 @@ RAY_KINDS = {"RayCluster", "RayJob"}
 @cache
 def _k8s_registry(version: str) -> tuple[Path, Registry]:
     """The strict (closed-object) schemas of one Kubernetes release, with their shared definitions."""
-    schemas = importlib_resources.files("kubernetes_validate") / "kubernetes-json-schema"
+    schemas = resources.files("kubernetes_validate") / "kubernetes-json-schema"
     folder = Path(str(schemas / f"v{version}-local-strict"))
     defs = json.loads((folder / "_definitions.json").read_text())
     return folder, Resource.from_contents(defs) @ Registry()

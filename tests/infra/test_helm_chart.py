@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import re
-import tomllib
 
 import pytest
 
@@ -333,16 +332,29 @@ def test_rayjob_with_its_own_cluster_is_deleted_after_the_run(infra):
     assert workers["minReplicas"] <= workers["replicas"] <= workers["maxReplicas"]
 
 
-def test_crosslm_run_config_is_one_crosslm_accepts(infra):
-    """The chart's default run config is TOML with keys CrossLM's own RunConfig accepts (no typo survives)."""
-    _, _, config_map = _crosslm(infra, "crosslm-long-lived-cluster")
-    data = tomllib.loads(next(iter(config_map["data"].values())))
-    crosslm_config = pytest.importorskip("crosslm.config")
-    config = crosslm_config.RunConfig.from_mapping(data)
+def test_crosslm_run_config_is_one_crosslm_accepts(infra, tmp_path):
+    """The entrypoint is a command line `crosslm run` accepts, and the config file is one CrossLM loads as its
+    CLI does (its TOML reader over its defaults, its RunConfig validation: no typo survives)."""
+    from typer.testing import CliRunner
+
+    _, job, config_map = _crosslm(infra, "crosslm-long-lived-cluster")
+    cli = pytest.importorskip("crosslm.cli")
+    from crosslm.config import ConfigError, RunConfig
+    from crosslm.runner import default_config, load_config_file
+
+    command = job["spec"]["entrypoint"].split()
+    help_text = CliRunner().invoke(cli.app, ["run", "--help"]).output
+    for option in (a for a in command if a.startswith("--")):
+        assert option in help_text, option
+    ((name, text),) = config_map["data"].items()
+    (tmp_path / name).write_text(text)
+    config = RunConfig.from_mapping(default_config() | load_config_file(tmp_path / name))
     config.require_models()
-    assert config.data_path.startswith("/data/")
-    with pytest.raises(crosslm_config.ConfigError, match="num-round"):
-        crosslm_config.RunConfig.from_mapping({**data, "num-round": 3})
+    assert config.data_path.startswith("/data/") and config.out_dir.startswith("/data/")
+    assert int(command[command.index("--clients") + 1]) >= config.min_clients
+    (tmp_path / "typo.toml").write_text(text + "num-round = 3\n")
+    with pytest.raises(ConfigError, match="num-round"):
+        RunConfig.from_mapping(default_config() | load_config_file(tmp_path / "typo.toml"))
 
 
 @pytest.mark.parametrize("scenario", list(SCENARIOS))
