@@ -34,6 +34,10 @@ pytest: install
 
 test: lint pytest
 
+# The whole platform at small scale on embedded defaults; writes demo-report/. Rerunnable.
+demo: install
+	$(BIN)/python -m demo --out demo-report
+
 clean:
 	rm -rf $(VENV) $(PLUGIN)/node_modules
 

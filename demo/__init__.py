@@ -1,0 +1,1 @@
+"""`make demo`: the whole platform at small scale on embedded defaults (see demo/run.py)."""

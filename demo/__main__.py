@@ -1,0 +1,3 @@
+from demo.run import app
+
+app()

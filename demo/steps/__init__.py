@@ -1,0 +1,1 @@
+"""The demo's steps, one module each, in the order `demo.run` calls them."""
