@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -10,6 +12,19 @@ from pathlib import Path
 import torch
 
 STATUS = Path("/proc/self/status")
+M_MMAP_THRESHOLD = -3  # glibc mallopt parameter
+
+
+def _libc():
+    name = ctypes.util.find_library("c")
+    return ctypes.CDLL(name) if name else None
+
+
+LIBC = _libc()
+if LIBC is not None and hasattr(LIBC, "mallopt"):
+    # A fixed threshold stops glibc from raising it after each large free, so big tensors are always their own
+    # mappings and go back to the OS when freed: RSS then tracks live memory and its peak is meaningful.
+    LIBC.mallopt(M_MMAP_THRESHOLD, 1 << 20)
 
 
 @dataclass
@@ -34,6 +49,8 @@ def measured(device: torch.device):
         torch.cuda.reset_peak_memory_stats(device)
         start_bytes = torch.cuda.memory_allocated(device)
     else:
+        if LIBC is not None and hasattr(LIBC, "malloc_trim"):
+            LIBC.malloc_trim(0)  # hand freed heap pages back first, so the start RSS is live memory
         # Linux: writing 5 to clear_refs resets the peak-RSS counter (VmHWM) to the current RSS.
         Path("/proc/self/clear_refs").write_text("5")
         start_bytes = _status_kb("VmRSS")
