@@ -17,10 +17,15 @@ class Settings(BaseSettings):
     base_model: str | None = None
     tokenizer_path: str | None = Field(None, description="defaults to the model's own directory")
     served_model_name: str = "sharedllm-tiny"
-    # from_base / embedded-default knobs (a checkpoint carries its own).
+    # from_base / embedded-default knobs (a checkpoint carries its own; upper_window, if set, overrides it).
     num_injection_layers: int = Field(2, ge=1)
     chunk_size: int = Field(256, ge=8)
+    kv_per_node: int = Field(
+        8, ge=1, description="256-token chunks keep 4 x 8 KVs: compression 8, as the paper"
+    )
     upper_window: int | None = Field(None, ge=16, description="tokens kept in the upper model's running text")
+    embedded_hidden_size: int = Field(64, ge=8)
+    embedded_layers: int = Field(4, ge=1)
     embedded_seed: int = 0
     device: str = "cpu"
     dtype: Literal["float32", "bfloat16", "float16"] = "float32"
@@ -49,6 +54,4 @@ class Settings(BaseSettings):
     def _one_model_source(self) -> Settings:
         if self.model_path and self.base_model:
             raise ValueError("set either model_path (a SharedLLM checkpoint) or base_model, not both")
-        if self.default_max_tokens > self.max_tokens_limit:
-            raise ValueError("default_max_tokens must not exceed max_tokens_limit")
         return self

@@ -3,6 +3,8 @@
 An entry remembers a digest of each chunk it has encoded. A new turn reuses the entry when its chunks
 start with exactly those chunks (the chat grew by appending) and encodes only the rest; a conversation
 whose history was edited gets a fresh cache. Only the scheduler's worker thread touches the store.
+Caches only grow by appending, and a request keeps the context it read at prefill, so a turn that extends
+a conversation's cache never changes what another request on that conversation is decoding with.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ def chunk_digest(chunk: torch.Tensor) -> bytes:
 class CacheEntry:
     cache: Any  # sharedllm.ContextCache
     digests: list[bytes] = field(default_factory=list)
-    in_use: int = 0  # requests decoding with it right now; never evicted while > 0
+    in_use: int = 0  # requests reading it right now; not evicted while > 0
 
     def nbytes(self) -> int:
         return int(self.cache.nbytes())
@@ -65,13 +67,8 @@ class ContextStore:
     def acquire(self, key: str | None, chunks: torch.Tensor) -> tuple[CacheEntry, bool]:
         """The entry to run `chunks` with, extended to hold all of them; (entry, stored in the LRU)."""
         entry = self._entries.get(key) if key is not None else None
-        if entry is not None:
-            fits = entry.reusable_prefix(chunks) == len(entry.digests)
-            # A cache another request is decoding with must not change under it: go private instead.
-            if not fits or (entry.in_use and chunks.shape[0] > len(entry.digests)):
-                if entry.in_use:
-                    key = None
-                entry = None
+        if entry is not None and entry.reusable_prefix(chunks) != len(entry.digests):
+            entry = None  # the history changed: start over (a request still decoding keeps its own copy)
         if entry is None:
             entry = CacheEntry(self._new_cache())
             self.stats.misses += 1

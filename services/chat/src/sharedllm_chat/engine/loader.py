@@ -74,10 +74,24 @@ def build_embedded_model(settings: Settings):
     from sharedllm.tiny import tiny_base_model
 
     tokenizer = build_byte_tokenizer()
-    torch.manual_seed(settings.embedded_seed)
-    base = tiny_base_model(family="llama", vocab_size=len(tokenizer), max_position_embeddings=1 << 20)
+    base = tiny_base_model(
+        "llama",
+        seed=settings.embedded_seed,
+        vocab_size=len(tokenizer),
+        hidden_size=settings.embedded_hidden_size,
+        intermediate_size=2 * settings.embedded_hidden_size,
+        num_hidden_layers=settings.embedded_layers,
+        max_position_embeddings=1 << 20,
+        bos_token_id=None,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
     model = SharedLLMForCausalLM.from_base(
-        base, num_injection_layers=settings.num_injection_layers, chunk_size=settings.chunk_size
+        base,
+        num_injection_layers=settings.num_injection_layers,
+        chunk_size=settings.chunk_size,
+        kv_per_node=settings.kv_per_node,
+        upper_window=settings.upper_window or 4 * settings.chunk_size,
     )
     return model, tokenizer
 
@@ -97,6 +111,8 @@ def load_model(settings: Settings) -> LoadedModel:
             settings.base_model,
             num_injection_layers=settings.num_injection_layers,
             chunk_size=settings.chunk_size,
+            kv_per_node=settings.kv_per_node,
+            **({"upper_window": settings.upper_window} if settings.upper_window else {}),
         )
         tokenizer = AutoTokenizer.from_pretrained(settings.tokenizer_path or settings.base_model)
     else:

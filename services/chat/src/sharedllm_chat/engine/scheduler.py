@@ -55,6 +55,7 @@ class _Sequence:
     chunks_encoded: int
     started_at: float
     past: Any = None
+    injected: Any = None  # the context as compressed at prefill, reused by every decode step
     logits: torch.Tensor | None = None
     generated: int = 0
     ttft_s: float | None = None
@@ -169,21 +170,29 @@ class Scheduler:
             started,
         )
         self._active.append(seq)
-        seq.logits, seq.past = self._forward(running, None, cache)
+        out = self._forward(running, None, {"context_cache": cache} if cache is not None else {})
+        seq.logits, seq.past = out.logits[0, -1], self._kv_of(out)
+        # Like `generate`, decode with the context read at prefill: the conversation's cache may grow
+        # (another turn) while this request is still decoding.
+        seq.injected = getattr(out, "injected_context", None)
+        if seq.injected is not None and seq.entry is not None:
+            self.store.release(seq.entry)
+            seq.entry = None
         self._step(seq)
 
     def _cached_chunks(self, req: GenerationRequest) -> int:
         entry = self.store.get(req.conversation_id) if req.conversation_id and req.use_context_cache else None
         return len(entry.digests) if entry is not None else 0
 
-    def _forward(self, ids: torch.Tensor, past: Any, cache: Any) -> tuple[torch.Tensor, Any]:
+    def _forward(self, ids: torch.Tensor, past: Any, context: dict[str, Any]) -> Any:
         lm = self.loaded
-        kwargs: dict[str, Any] = {self._kv_arg: past, "use_cache": True}
-        if cache is not None:
-            kwargs["context_cache"] = cache
-        out = lm.model(input_ids=ids.view(1, -1).to(lm.device), **kwargs)
-        past = out.cache if getattr(out, "cache", None) is not None else out.past_key_values
-        return out.logits[0, -1], past
+        return lm.model(
+            input_ids=ids.view(1, -1).to(lm.device), use_cache=True, **{self._kv_arg: past}, **context
+        )
+
+    @staticmethod
+    def _kv_of(out: Any) -> Any:
+        return out.cache if getattr(out, "cache", None) is not None else out.past_key_values
 
     def _step(self, seq: _Sequence) -> None:
         """Sample the next token from the pending logits, hand out its text, then run it through the model."""
@@ -202,9 +211,12 @@ class Scheduler:
             return self._finish(seq, "stop")
         if seq.generated >= seq.req.params.max_new_tokens:
             return self._finish(seq, "length")
-        seq.logits, seq.past = self._forward(
-            torch.tensor([token]), seq.past, seq.entry.cache if seq.entry else None
-        )
+        if seq.injected is not None:
+            context = {"injected_context": seq.injected}
+        else:  # a model that does not hand back its compressed context reads the cache each step
+            context = {"context_cache": seq.entry.cache} if seq.entry is not None else {}
+        out = self._forward(torch.tensor([token]), seq.past, context)
+        seq.logits, seq.past = out.logits[0, -1], self._kv_of(out)
 
     def _finish(self, seq: _Sequence, reason: str) -> None:
         if reason != "cancelled":
@@ -231,4 +243,4 @@ class Scheduler:
         if seq.entry is not None:
             self.store.release(seq.entry)
             seq.entry = None
-        seq.past = None
+        seq.past = seq.injected = None

@@ -103,7 +103,7 @@ def _params(body: ChatCompletionRequest, state: AppState) -> SamplingParams:
             code="max_tokens_exceeded",
         )
     return SamplingParams(
-        max_new_tokens=requested or state.settings.default_max_tokens,
+        max_new_tokens=requested or min(state.settings.default_max_tokens, limit),
         temperature=body.temperature,
         top_p=body.top_p,
         seed=body.seed,
