@@ -11,7 +11,7 @@ WORKDIR /src
 COPY packages/collection packages/collection
 COPY services/collector services/collector
 RUN python -m venv /opt/venv \
-    && /opt/venv/bin/pip install --no-cache-dir ./packages/collection ./services/collector
+    && /opt/venv/bin/pip install --no-cache-dir "./packages/collection[hf]" ./services/collector
 
 # --- runtime: the venv only, no compilers, no sources, an unprivileged user -------------------------------
 FROM python:3.11.11-slim-bookworm AS runtime
