@@ -61,7 +61,7 @@ if (typeof importScripts === 'function') {
         page_url: r.page_url,
         created_at: r.created_at,
         updated_at: r.updated_at,
-        uploads_at: Math.max(r.updated_at + hold, r.upload.next_attempt_at),
+        uploads_at: Math.max(r.upload.released ? 0 : r.updated_at + hold, r.upload.next_attempt_at),
         messages: c.conversation,
         redactions: c.conversation_metadata.extra.redactions || {},
         message_ratings: c.conversation_metadata.message_ratings,

@@ -26,14 +26,14 @@
     const hold = settings.holdHours * 3600 * 1000;
     return records.filter((r) => !r.dont_share && !r.upload.rejected && hasExchange(r) &&
       !settings.excludedSites.includes(r.platform) &&
-      (force || (t - r.updated_at >= hold && t >= r.upload.next_attempt_at)));
+      (force || ((r.upload.released || t - r.updated_at >= hold) && t >= r.upload.next_attempt_at)));
   }
 
   /** When the next automatic attempt is due (ms epoch), or null when nothing waits. */
   function nextWake(records, settings) {
     const hold = settings.holdHours * 3600 * 1000;
     const times = records.filter((r) => !r.dont_share && !r.upload.rejected && hasExchange(r))
-      .map((r) => Math.max(r.updated_at + hold, r.upload.next_attempt_at));
+      .map((r) => Math.max(r.upload.released ? 0 : r.updated_at + hold, r.upload.next_attempt_at));
     return times.length ? Math.min(...times) : null;
   }
 
@@ -115,7 +115,8 @@
           }
         } catch (err) {
           const msg = String(err && err.message ? err.message : err);
-          await store.uploadFailed(rec.key, msg, backoffMs(rec.upload.attempts, settings, rand));
+          // A conversation the user published keeps its release: its retries do not wait for the hold again.
+          await store.uploadFailed(rec.key, msg, backoffMs(rec.upload.attempts, settings, rand), force);
           summary.failed += 1;
           summary.errors.push(msg);
         }

@@ -171,8 +171,9 @@
       });
     }
 
-    function uploadFailed(key, error, delayMs) {
+    function uploadFailed(key, error, delayMs, released = false) {
       return update(key, (rec) => {
+        rec.upload.released = rec.upload.released || released;
         rec.upload.attempts += 1;
         rec.upload.last_error = error;
         rec.upload.next_attempt_at = now() + delayMs;

@@ -216,3 +216,18 @@ test('backoff grows exponentially with jitter and a cap; next wake is the earlie
   assert.equal(nextWake([rec(0, 0), rec(100, 5 * HOUR)], settings), HOUR);
   assert.equal(nextWake([], settings), null);
 });
+
+test('a conversation whose "publish now" failed is retried after the backoff, not after the hold', async () => {
+  const s = await setup();
+  try {
+    await s.store.capture(capture('chatgpt:1'));
+    s.col.state.next.push(502);
+    // The token request succeeds, the upload gets a 502.
+    assert.equal((await s.outbox.flush({ force: true })).failed, 1);
+    assert.equal((await s.outbox.flush()).sent, 0, 'backoff not over');
+    s.clock.advance(12000);
+    assert.equal((await s.outbox.flush()).sent, 1, 'sent without waiting 24 h');
+  } finally {
+    s.close();
+  }
+});

@@ -1,0 +1,272 @@
+// Browser end-to-end: Debian's Chromium with the unpacked extension, the fixture sites at the platforms'
+// real URLs, the real collector (owned by the pytest process, reached through a relay). Steps:
+// nothing captured before consent -> consent -> chat on every platform (capture + injected thumbs) ->
+// pause and per-site exclusion -> rate answers in the page and in the popup -> delete one conversation,
+// mark one "don't share" -> capture-broken banner -> exports validated against the schema -> publish while
+// the collector is killed after the first acknowledgement -> it returns, the retries land -> the pytest side
+// checks the collector's database -> "delete my data" -> the database holds nothing of ours.
+//
+// Env: SHARELM_E2E_OUT (screenshots, downloads), CHROMIUM (default /usr/bin/chromium),
+// SHARELM_E2E_DOCS=1 also refreshes docs/popup.png. Run by services/plugin/tests/test_plugin.py.
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, readFileSync, copyFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+import Ajv2020 from 'ajv/dist/2020.js';
+import { build, SCHEMA } from '../../scripts/build.mjs';
+import { FIXTURES, render } from '../fixtures/generate.mjs';
+import { controlChannel, relay, routeSites, sitePages } from './harness.mjs';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const pluginDir = resolve(here, '..', '..');
+const OUT = process.env.SHARELM_E2E_OUT || join(pluginDir, 'test-results', 'e2e');
+mkdirSync(OUT, { recursive: true });
+const log = (...a) => process.stderr.write(`[e2e] ${a.join(' ')}\n`);
+
+const PII = ['jane.doe@example.com', '415 555 0132'];
+const answerMd = (q) => `Here is what I know about **${q}**:\n\n\`\`\`js\nconsole.log(${q.length});\nreturn true;\n\`\`\`\n\n` +
+  '- first point\n- second point with a [reference](https://example.com/ref)';
+const keyOf = (name) => `${name}:${new URL(FIXTURES[name].url).pathname.match(/[^/]+$/)[0]}`;
+
+async function chat(page, text) {
+  const before = Number(await page.evaluate(() => document.body.dataset.fixtureAnswers || 0));
+  await page.fill('[data-fixture-input]', text);
+  await page.click('[data-fixture-send]');
+  await page.waitForFunction((n) => Number(document.body.dataset.fixtureAnswers || 0) > n, before);
+}
+
+const thumbsCount = (page) => page.locator('.sharelm-thumbs').count();
+async function waitThumbs(page, n, what) {
+  await page.waitForFunction((k) => document.querySelectorAll('.sharelm-thumbs').length === k, n, { timeout: 8000 })
+    .catch(async () => { throw new Error(`${what}: expected ${n} rating bars, found ${await thumbsCount(page)}`); });
+}
+
+async function main() {
+  const control = controlChannel();
+  const collector = await control.call('url');
+  const proxy = await relay(collector.url);
+  const ext = build(mkdtempSync(join(tmpdir(), 'sharelm-ext-'))).chrome;
+  const profile = mkdtempSync(join(tmpdir(), 'sharelm-profile-'));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    headless: true,
+    args: [`--disable-extensions-except=${ext}`, `--load-extension=${ext}`],
+    viewport: { width: 1000, height: 800 },
+    acceptDownloads: true,
+  });
+  try {
+    const site = sitePages();
+    const freshId = 'c/68a0f00d-0000-4000-8000-00000000feed';
+    // An empty ChatGPT page whose turns are templates: the chat starts without an id and gets one.
+    site.add('https://chatgpt.com/', render('chatgpt', { empty: true }), { pushId: `/${freshId}` });
+    site.add('https://chatgpt.com/c/renamed-layout-1', site.fixture('chatgpt-renamed'));
+    site.add('https://claude.ai/chat/00000000-0000-4000-8000-00000000aaaa', site.fixture('claude'));
+    await routeSites(context, site);
+
+    let [sw] = context.serviceWorkers();
+    if (!sw) sw = await context.waitForEvent('serviceworker');
+    const extId = new URL(sw.url()).host;
+    const stored = async () => Object.keys(await sw.evaluate(() => chrome.storage.local.get(null))).filter((k) => k.startsWith('conv:'));
+
+    // 1. Before consent: a chat happens, nothing is stored and no buttons appear.
+    const early = await context.newPage();
+    await early.goto(FIXTURES.chatgpt.url);
+    await chat(early, 'before consent');
+    await early.waitForTimeout(1000);
+    assert.deepEqual(await stored(), [], 'nothing is captured before consent');
+    assert.equal(await thumbsCount(early), 0);
+    await early.close();
+
+    // 2. Consent in the popup (both boxes needed).
+    const popup = await context.newPage();
+    await popup.setViewportSize({ width: 460, height: 820 });
+    await popup.goto(`chrome-extension://${extId}/popup/popup.html`);
+    await popup.waitForSelector('#consent:not([hidden])');
+    await popup.screenshot({ path: join(OUT, 'popup-consent.png') });
+    await popup.check('#consent-terms');
+    assert.equal(await popup.isDisabled('#consent-accept'), true, 'terms alone are not enough');
+    await popup.check('#consent-adult');
+    await popup.click('#consent-accept');
+    await popup.waitForSelector('#main:not([hidden])');
+    const send = (msg) => popup.evaluate((m) => chrome.runtime.sendMessage(m), msg);
+    await popup.click('#settings summary');
+    await popup.fill('#collector', proxy.url);
+    await popup.press('#collector', 'Tab');
+    await popup.check('#sites input[value="copilot"]');
+    // Short backoff so the retries after the collector returns happen within the test.
+    await send({ type: 'setSettings', patch: { retryBaseSeconds: 1 } });
+    const settings = (await send({ type: 'state' })).result.settings;
+    assert.equal(settings.collectorUrl, proxy.url);
+    assert.equal(settings.holdHours, 24, 'default hold is 24 h');
+    assert.deepEqual(settings.excludedSites, ['copilot']);
+
+    // 3. Chat on every platform: the saved conversation is captured at once (two answers, two rating bars),
+    //    a new exchange streams in and is captured too.
+    const pages = {};
+    const questions = {};
+    for (const name of Object.keys(FIXTURES)) {
+      if (name === 'copilot') continue;
+      const page = await context.newPage();
+      pages[name] = page;
+      await page.goto(FIXTURES[name].url);
+      await waitThumbs(page, 2, name);
+      questions[name] = `how does ${name} stream`;
+      await chat(page, questions[name]);
+      await waitThumbs(page, 3, name);
+    }
+    // A new ChatGPT chat: no id until the first answer, then /c/<id>; one record throughout.
+    const fresh = await context.newPage();
+    await fresh.goto('https://chatgpt.com/');
+    await chat(fresh, 'first question in a new chat');
+    await chat(fresh, 'second question in the same chat');
+    await waitThumbs(fresh, 2, 'new chatgpt chat');
+    const freshKey = `chatgpt:${freshId.split('/')[1]}`;
+    await popup.waitForFunction((k) => document.querySelector(`li.conv[data-key="${k}"]`), freshKey);
+
+    // Per-site "don't share": Copilot is excluded, nothing is kept there.
+    const copilot = await context.newPage();
+    await copilot.goto(FIXTURES.copilot.url);
+    await copilot.waitForTimeout(1200);
+    assert.equal(await thumbsCount(copilot), 0);
+    assert.ok(!(await stored()).some((k) => k.startsWith('conv:copilot')), 'excluded site captured');
+
+    // Global pause: a chat opened while paused is not captured; resuming captures it.
+    await popup.check('#pause');
+    const pausedPage = await context.newPage();
+    await pausedPage.goto('https://claude.ai/chat/00000000-0000-4000-8000-00000000aaaa');
+    await pausedPage.waitForTimeout(1200);
+    assert.ok(!(await stored()).includes('conv:claude:00000000-0000-4000-8000-00000000aaaa'), 'captured while paused');
+    await popup.uncheck('#pause');
+    await waitThumbs(pausedPage, 2, 'after resume');
+    await pausedPage.close();
+    await send({ type: 'delete', key: 'claude:00000000-0000-4000-8000-00000000aaaa' });
+
+    // 4. Ratings: in the page (injected buttons) and in the popup.
+    await fresh.locator('.sharelm-thumbs').nth(0).locator('button[data-value="1"]').click();
+    await pages.claude.locator('.sharelm-thumbs').nth(2).locator('button[data-value="-1"]').click();
+    const g = pages.gradio.locator('.sharelm-thumbs').nth(1);
+    await g.locator('button[data-value="1"]').click();
+    await g.locator('button[data-value="1"]').click(); // clicking again clears it
+    await g.locator('button[data-value="-1"]').click();
+    await pages.gradio.waitForFunction(() => document.querySelectorAll('.sharelm-thumbs')[1].querySelector('[data-value="-1"]').getAttribute('aria-pressed') === 'true');
+    const li = (key) => popup.locator(`li.conv[data-key="${key}"]`);
+    await li(keyOf('gemini')).locator('.controls button.thumbup').click();
+    await li(keyOf('perplexity')).locator('.controls button.thumbdown').click();
+    await li(keyOf('hf-chatui')).locator('button.show').click();
+    await li(keyOf('hf-chatui')).locator('.msg-thumbs').nth(1).locator('button.thumbup').click();
+    await popup.waitForFunction((k) => {
+      const b = document.querySelectorAll(`li.conv[data-key="${k}"] .msg-thumbs button.thumbup`)[1];
+      return b && b.getAttribute('aria-pressed') === 'true';
+    }, keyOf('hf-chatui'));
+    // The in-page buttons follow ratings given in the popup.
+    await pages['hf-chatui'].waitForFunction(() => document.querySelectorAll('.sharelm-thumbs')[1].querySelector('[data-value="1"]').getAttribute('aria-pressed') === 'true');
+
+    // 5. Delete one conversation, keep one local only ("don't share").
+    await li(keyOf('poe')).locator('button.delete').click();
+    await li(keyOf('poe')).waitFor({ state: 'detached' });
+    await li(keyOf('deepseek')).locator('input.dont-share').check();
+    await popup.waitForFunction((k) => document.querySelector(`li.conv[data-key="${k}"]`).classList.contains('excluded'), keyOf('deepseek'));
+    // A deleted conversation is not captured again while its page stays open and grows.
+    await chat(pages.poe, 'poe after delete');
+    await pages.poe.waitForTimeout(800);
+    assert.ok(!(await stored()).includes(`conv:${keyOf('poe')}`), 'deleted conversation came back');
+    assert.equal(await thumbsCount(pages.poe), 0);
+
+    // 6. Redaction summary shown per conversation.
+    const red = await li(keyOf('chatgpt')).locator('.redactions').textContent();
+    assert.match(red, /1 email/);
+    assert.match(red, /1 phone/);
+
+    // 7. Capture broken: ChatGPT renamed its role attribute on a conversation page.
+    const broken = await context.newPage();
+    await broken.goto('https://chatgpt.com/c/renamed-layout-1');
+    await popup.waitForSelector('.broken[data-platform="chatgpt"]', { timeout: 15000 });
+    const banner = await popup.locator('.broken[data-platform="chatgpt"]').textContent();
+    assert.match(banner, /Capture broken on ChatGPT.*no messages match/);
+    await broken.close();
+
+    // Screenshots: the list, then a preview with per-answer ratings.
+    await popup.locator('#settings').evaluate((d) => { d.open = false; });
+    await popup.screenshot({ path: join(OUT, 'popup-list.png') });
+    await li(keyOf('hf-chatui')).scrollIntoViewIfNeeded();
+    await popup.screenshot({ path: join(OUT, 'popup-ratings.png') });
+    if (process.env.SHARELM_E2E_DOCS) copyFileSync(join(OUT, 'popup-list.png'), join(pluginDir, 'docs', 'popup.png'));
+
+    // What must arrive: every kept conversation, with its ratings.
+    const state = (await send({ type: 'state' })).result;
+    const kept = state.conversations.filter((c) => !c.dont_share);
+    const expect = {
+      [keyOf('chatgpt')]: { ratings: [0, 0, 0], rate: null, question: questions.chatgpt },
+      [freshKey]: { ratings: [1, 0], rate: null, question: 'second question in the same chat', first: 'first question in a new chat' },
+      [keyOf('claude')]: { ratings: [0, 0, -1], rate: null, question: questions.claude },
+      [keyOf('gemini')]: { ratings: [0, 0, 0], rate: 'thumbup', question: questions.gemini },
+      [keyOf('perplexity')]: { ratings: [0, 0, 0], rate: 'thumbdown', question: questions.perplexity },
+      [keyOf('hf-chatui')]: { ratings: [0, 1, 0], rate: null, question: questions['hf-chatui'] },
+      [keyOf('mistral')]: { ratings: [0, 0, 0], rate: null, question: questions.mistral },
+      [keyOf('grok')]: { ratings: [0, 0, 0], rate: null, question: questions.grok },
+    };
+    const expected = [];
+    for (const c of kept) {
+      let e = expect[c.key];
+      if (c.platform === 'gradio') e = { ratings: [0, -1, 0], rate: null, question: questions.gradio };
+      assert.ok(e, `unexpected kept conversation ${c.key}`);
+      expected.push({ conversation_id: c.conversation_id, key: c.key, platform: c.platform, message_ratings: e.ratings, rate: e.rate,
+        contains: [e.question, answerMd(e.question), ...(e.first ? [e.first] : [])], n_messages: e.ratings.length * 2,
+        redactions: c.key === freshKey ? [] : ['email', 'phone'] });
+    }
+    assert.equal(expected.length, 9, `kept: ${kept.map((c) => c.key)}`);
+    const notShared = state.conversations.filter((c) => c.dont_share).map((c) => c.conversation_id);
+    assert.equal(notShared.length, 1);
+
+    // 8. Exports: JSONL lines validate against sharelm's schema; CSV has the public columns.
+    const validate = new Ajv2020({ strict: false }).compile(JSON.parse(readFileSync(SCHEMA, 'utf8')));
+    const [jsonl] = await Promise.all([popup.waitForEvent('download'), popup.click('#export-jsonl')]);
+    const lines = readFileSync(await jsonl.path(), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    assert.equal(lines.length, state.conversations.length);
+    for (const row of lines) assert.ok(validate(row), JSON.stringify(validate.errors));
+    for (const p of PII) assert.ok(!JSON.stringify(lines).includes(p), `export leaks ${p}`);
+    const [csv] = await Promise.all([popup.waitForEvent('download'), popup.click('#export-csv')]);
+    assert.ok(readFileSync(await csv.path(), 'utf8').startsWith('Conversation ID,User Message,Bot Response,'));
+
+    // 9. Publish; the collector dies right after acknowledging the first conversation.
+    let killReply = null;
+    proxy.armKill(async () => { killReply = await control.call('kill'); });
+    await popup.click('#publish');
+    await popup.waitForFunction(() => /published/.test(document.getElementById('publish-result').textContent), null, { timeout: 30000 });
+    const result = await popup.locator('#publish-result').textContent();
+    log('publish result:', result);
+    assert.equal(killReply && killReply.stored, 1, 'the collector had stored exactly one conversation when killed');
+    assert.match(result, /^1 published, 8 failed, will retry/);
+    assert.equal((await stored()).length, 9, 'failed conversations stay in the outbox (8) plus the unshared one');
+    await popup.screenshot({ path: join(OUT, 'popup-retrying.png') });
+
+    // The collector returns; the extension's own retries deliver the rest (no user action).
+    await control.call('start');
+    const retryDeadline = Date.now() + 40000;
+    while ((await stored()).length !== 1) {
+      assert.ok(Date.now() < retryDeadline, `retries did not deliver: ${await stored()}`);
+      await popup.waitForTimeout(300);
+    }
+    await control.call('verify', { expected, absent: notShared, forbidden: [...PII, 'before consent', 'poe after delete'] });
+
+    // 10. "Delete my data" erases everything of this contributor on the server.
+    await popup.click('#settings summary');
+    await popup.click('#delete-my-data');
+    await popup.click('#delete-yes');
+    await popup.waitForFunction(() => /erased/.test(document.getElementById('delete-result').textContent));
+    await control.call('verify', { expected: [], absent: expected.map((e) => e.conversation_id), forbidden: [] });
+    log('all steps passed');
+  } finally {
+    await context.close();
+    proxy.close();
+    control.close();
+    rmSync(profile, { recursive: true, force: true });
+  }
+}
+
+main().then(() => process.exit(0), (err) => {
+  process.stderr.write(`[e2e] FAILED: ${err && err.stack ? err.stack : err}\n`);
+  process.exit(1);
+});
