@@ -19,6 +19,13 @@ from sharelm.schema import Conversation
 RULES_PATH = Path(__file__).parent / "data" / "redaction_rules.json"
 
 _DIGIT = re.compile(r"\d")
+_ASCII_DIGITS = b"0123456789"
+
+
+def count_digits(text: str) -> int:
+    """ASCII digits in text (bytes.translate runs in C: far cheaper than a regex scan)."""
+    raw = text.encode("utf-8", "surrogatepass")
+    return len(raw) - len(raw.translate(None, _ASCII_DIGITS))
 
 
 def luhn_ok(value: str) -> bool:
@@ -51,8 +58,8 @@ _THOUSANDS = re.compile(r"^\d{1,3}(?:[ .]\d{3})+$")
 
 def phone_ok(value: str) -> bool:
     n = sum(c.isdigit() for c in value)
-    lo = 8 if value.startswith("+") else 9
-    if not lo <= n <= 15:
+    lo, hi = (8, 15) if value.startswith("+") else (9, 12)  # E.164 allows 15 with the country code
+    if not lo <= n <= hi:
         return False
     if _DATE_LIKE.match(value):
         return False
@@ -91,7 +98,9 @@ def secret_ok(value: str) -> bool:
 
 
 def token_ok(value: str) -> bool:
-    return bool(_DIGIT.search(value)) and any(c.isalpha() for c in value)
+    if _DIGIT.search(value) and any(c.isalpha() for c in value):
+        return True
+    return len(value) >= 20 and value.lower() != value and value.upper() != value
 
 
 CHECKS: dict[str, Callable[[str], bool]] = {
@@ -113,6 +122,9 @@ class Rule:
     check: Callable[[str], bool] | None = None
     # Literal hints: the rule cannot match unless one of them occurs (a cheap test before the regex scan).
     requires: tuple[str, ...] = ()
+    # A cheaper regex that must match before the full rule runs (also an optimisation only).
+    gate: re.Pattern[str] | None = None
+    min_digits: int = 0
     ignore_case: bool = False
 
 
@@ -132,6 +144,8 @@ def _compile(spec: dict) -> Rule:
         keep_prefix_group=int(spec.get("keep_prefix_group", 0)),
         check=CHECKS[check] if check else None,
         requires=tuple(r.lower() for r in requires) if ignore_case else requires,
+        gate=re.compile(spec["gate"], flags) if spec.get("gate") else None,
+        min_digits=int(spec.get("min_digits", 0)),
         ignore_case=ignore_case,
     )
 
@@ -155,7 +169,13 @@ class Redactor:
     def redact(self, text: str) -> tuple[str, dict[str, int]]:
         counts: dict[str, int] = {}
         lowered: str | None = None
+        n_digits = -1
         for rule in self.rules:
+            if rule.min_digits:
+                if n_digits < 0:
+                    n_digits = count_digits(text)
+                if n_digits < rule.min_digits:
+                    continue
             if rule.requires:
                 if rule.ignore_case:
                     lowered = text.lower() if lowered is None else lowered
@@ -164,9 +184,11 @@ class Redactor:
                     hay = text
                 if not any(r in hay for r in rule.requires):
                     continue
+            if rule.gate is not None and rule.gate.search(text) is None:
+                continue
             new = rule.regex.sub(self._replacer(rule, counts), text)
             if new != text:
-                text, lowered = new, None
+                text, lowered, n_digits = new, None, -1
         return text, counts
 
     @staticmethod

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from sharelm.io import RowError
+from sharelm.io import RowError, read_jsonl
 from sharelm.schema import Conversation
 from sharelm.sources import (
     chatterbot,
@@ -97,6 +97,16 @@ def import_file(
     report = report if report is not None else ImportReport()
     source = get_source(format) if format else get_source(detect_format(path))
     report.formats[str(path)] = source.name
+    skipped_before = report.skipped
+
+    if source.name == sharelm_rows.SOURCE.name and ".jsonl" in Path(path).name.lower():
+        # Our own format: pydantic parses each line straight from JSON (several times faster than dicts).
+        for conv in read_jsonl(path, on_error=report.error):
+            report.rows += 1
+            report.conversations += 1
+            yield conv
+        report.rows += report.skipped - skipped_before
+        return
 
     def good_rows() -> Iterator[tuple[int, Row]]:
         for lineno, row in iter_rows(path):

@@ -1,0 +1,1 @@
+"""`sharelm bench`: generated collections for throughput/memory, and the labelled PII evaluation."""
