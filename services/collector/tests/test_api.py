@@ -153,6 +153,9 @@ def test_strict_validation(api):
         r = api.post("/v1/conversations", json=bad, headers=auth)
         assert r.status_code == 422, (bad, r.text)
         assert r.json()["detail"][0]["loc"][0] == "body"
+    for path in ("a%00b", "%01", "z" * 300):  # control characters: PostgreSQL text rejects NUL
+        assert api.get(f"/v1/conversations/{path}", headers=auth).status_code == 422
+        assert api.delete(f"/v1/conversations/{path}", headers=auth).status_code == 422
 
 
 def test_batch_is_atomic_and_reports_each(api):

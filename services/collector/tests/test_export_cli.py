@@ -1,0 +1,44 @@
+"""`sharelm-collector export` writes a Hugging Face dataset through `sharelm.export`, readable back with
+`sharelm.export.load_conversations` and `datasets.load_from_disk`; deleted conversations are not in it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import datasets
+
+from sharelm.export import load_conversations
+from sharelm_collector.devtools.samples import conversation
+
+
+def run_cli(*args: str, database_url: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "DATABASE_URL": database_url}
+    return subprocess.run([sys.executable, "-m", "sharelm_collector", *args], env=env, capture_output=True,
+                          text=True, timeout=300)
+
+
+def test_export_writes_a_dataset_without_deleted_rows(api, tmp_path):
+    _, auth = api.contributor()
+    kept, gone = conversation(turns=2), conversation()
+    api.post("/v1/conversations", json=kept, headers=auth)
+    api.post("/v1/conversations", json=gone, headers=auth)
+    api.delete(f"/v1/conversations/{gone['conversation_id']}", headers=auth)
+    out = tmp_path / "dataset"
+    result = run_cli("export", str(out), database_url=api.server.database_url)
+    assert result.returncode == 0, result.stderr
+    exported = {c.conversation_id: c for c in load_conversations(out)}
+    assert kept["conversation_id"] in exported and gone["conversation_id"] not in exported
+    assert len(exported) == len(api.export())
+    assert [m.content for m in exported[kept["conversation_id"]].conversation] == [
+        m["content"] for m in kept["conversation"]]
+    ds = datasets.load_from_disk(str(out))
+    columns = {"conversation_id", "conversation", "user_metadata", "conversation_metadata"}
+    assert columns <= set(ds.column_names)
+
+    jsonl = tmp_path / "all.jsonl"
+    assert run_cli("export", str(jsonl), database_url=api.server.database_url).returncode == 0
+    assert len(jsonl.read_text().splitlines()) == len(exported)
+    bad = run_cli("export", str(tmp_path / "x"), "--format", "csv", database_url=api.server.database_url)
+    assert bad.returncode != 0 and "--format" in bad.stderr
