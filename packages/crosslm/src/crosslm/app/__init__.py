@@ -1,0 +1,1 @@
+"""The Flower apps (`flwr run packages/crosslm`): ServerApp and ClientApp."""

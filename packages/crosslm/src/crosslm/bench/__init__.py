@@ -1,0 +1,1 @@
+"""Benchmarks: the baselines side by side on a controlled synthetic world, ChatterBot, and at scale."""

@@ -1,0 +1,101 @@
+"""One client round: train the SLM locally, evaluate it, score the synthetic samples, return feedback.
+
+The SLM of every round is kept on the client's own disk (`<out>/clients/client-<id>/round-<r>`): the next
+round continues from it, and a resumed run picks up exactly the round it restarts from.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import torch
+from flwr.app import ArrayRecord, RecordDict
+
+from crosslm import protocol
+from crosslm.config import RunConfig
+from crosslm.data import federation
+from crosslm.models.slm import ClientSLM
+from crosslm.privacy import epsilon_spent, privatize
+
+
+def client_dir(cfg: RunConfig, partition_id: int) -> Path:
+    return Path(cfg.out_dir) / "clients" / f"client-{partition_id}"
+
+
+def load_slm(cfg: RunConfig, partition_id: int, rnd: int, labels: list[str]) -> ClientSLM:
+    """The SLM as this client's latest earlier round left it, or the configured starting model."""
+    earlier = [r for r in _saved_rounds(cfg, partition_id) if r < rnd]
+    source = client_dir(cfg, partition_id) / f"round-{max(earlier)}" if earlier else cfg.slm_for(partition_id)
+    return ClientSLM(source, labels, cfg.slm_max_length)
+
+
+def _saved_rounds(cfg: RunConfig, partition_id: int) -> list[int]:
+    root = client_dir(cfg, partition_id)
+    return sorted(int(p.name.split("-")[1]) for p in root.glob("round-*") if (p / "config.json").exists())
+
+
+def run_round(cfg: RunConfig, partition_id: int, num_partitions: int, content: RecordDict) -> RecordDict:
+    torch.set_num_threads(1)  # one core per simulated client; Ray schedules the rest
+    msg = content[protocol.ROUND]
+    rnd = int(msg["round"])
+    _inject_faults(cfg, partition_id, rnd)
+    start = time.perf_counter()
+    fed = federation(cfg, num_partitions)
+    silo = fed.silos[partition_id]
+    slm = load_slm(cfg, partition_id, rnd, fed.task.labels)
+    if protocol.SLM_WEIGHTS in content:  # FedAvg baseline: start from the global weights
+        slm.model.load_state_dict(content[protocol.SLM_WEIGHTS].to_torch_state_dict())
+
+    syn_texts, syn_labels = list(msg["train_texts"]), list(msg["train_labels"])
+    texts = [ex.text for ex in silo.train] + syn_texts
+    labels = [ex.label for ex in silo.train] + syn_labels
+    weights = [1.0] * len(silo.train) + [cfg.synthetic_weight] * len(syn_texts)
+    loss = slm.train(
+        texts,
+        labels,
+        weights,
+        epochs=cfg.slm_epochs,
+        lr=cfg.slm_lr,
+        batch_size=cfg.slm_batch_size,
+        seed=cfg.seed * 1000 + rnd,
+    )
+    accuracy = slm.accuracy([ex.text for ex in silo.test], [ex.label for ex in silo.test])
+
+    feedback = slm.feedback(list(msg["score_texts"]), list(msg["score_labels"]))
+    epsilon = 0.0
+    if cfg.dp_noise_multiplier > 0 and feedback:
+        gen = torch.Generator().manual_seed(hash((cfg.seed, partition_id, rnd)) & 0xFFFFFFFF)
+        feedback = privatize(feedback, cfg.dp_noise_multiplier, cfg.dp_clip, gen)
+        epsilon = epsilon_spent(cfg.dp_noise_multiplier, rnd, cfg.dp_delta)  # at most one release a round
+
+    _save(cfg, partition_id, rnd, slm)
+    metrics = {
+        "partition_id": partition_id,
+        "round": rnd,
+        "num_examples": len(silo.train),
+        "num_test": len(silo.test),
+        "num_synthetic_train": len(syn_texts),
+        "test_accuracy": accuracy,
+        "train_loss": loss,
+        "compute_s": time.perf_counter() - start,
+        "epsilon": epsilon,
+    }
+    weights_out = ArrayRecord(slm.model.state_dict()) if cfg.method == "fedavg" else None
+    return protocol.client_reply(feedback, metrics, weights_out)
+
+
+def _save(cfg: RunConfig, partition_id: int, rnd: int, slm: ClientSLM) -> None:
+    root = client_dir(cfg, partition_id)
+    slm.save(root / f"round-{rnd}")
+    for old in _saved_rounds(cfg, partition_id)[:-2]:  # the last two: a resume may restart this round
+        shutil.rmtree(root / f"round-{old}", ignore_errors=True)
+
+
+def _inject_faults(cfg: RunConfig, partition_id: int, rnd: int) -> None:
+    """Test hooks: this client crashes, or hangs past the round timeout, in the configured round."""
+    if partition_id == cfg.fail_partition and rnd == cfg.fail_round:
+        raise RuntimeError(f"injected crash of client {partition_id} in round {rnd}")
+    if partition_id == cfg.hang_partition and rnd == cfg.hang_round:
+        time.sleep(cfg.round_timeout + 5)

@@ -1,0 +1,97 @@
+"""A client's small language model: any transformers sequence classifier, trained and used locally."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+
+class ClientSLM:
+    def __init__(self, name_or_path: str | Path, labels: Sequence[str], max_length: int = 64):
+        self.labels = list(labels)
+        self.max_length = max_length
+        self.tokenizer = AutoTokenizer.from_pretrained(name_or_path)
+        if self.tokenizer.pad_token is None:  # GPT-2-style tokenizers ship without one
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.model = AutoModelForSequenceClassification.from_pretrained(
+            name_or_path,
+            num_labels=len(self.labels),
+            id2label=dict(enumerate(self.labels)),
+            label2id={label: i for i, label in enumerate(self.labels)},
+            ignore_mismatched_sizes=True,
+        )
+        if self.model.config.pad_token_id is None:  # decoder classifiers pool the last non-pad token
+            self.model.config.pad_token_id = self.tokenizer.pad_token_id
+        self.model.eval()
+
+    def _encode(self, texts: Sequence[str]):
+        return self.tokenizer(
+            list(texts), return_tensors="pt", padding=True, truncation=True, max_length=self.max_length
+        )
+
+    def train(
+        self,
+        texts: Sequence[str],
+        labels: Sequence[str],
+        weights: Sequence[float] | None = None,
+        epochs: int = 1,
+        lr: float = 1e-3,
+        batch_size: int = 16,
+        seed: int = 0,
+    ) -> float:
+        """Weighted cross-entropy over (text, label) pairs; returns the mean loss of the last epoch."""
+        if not texts:
+            return 0.0
+        weights = list(weights) if weights is not None else [1.0] * len(texts)
+        y = [self.labels.index(label) for label in labels]
+        order = list(range(len(texts)))
+        rng = random.Random(seed)
+        opt = torch.optim.AdamW(self.model.parameters(), lr=lr)
+        self.model.train()
+        last = 0.0
+        for _ in range(epochs):
+            rng.shuffle(order)
+            losses = []
+            for i in range(0, len(order), batch_size):
+                idx = order[i : i + batch_size]
+                logits = self.model(**self._encode([texts[j] for j in idx])).logits
+                w = torch.tensor([weights[j] for j in idx])
+                ce = F.cross_entropy(logits, torch.tensor([y[j] for j in idx]), reduction="none")
+                loss = (ce * w).sum() / w.sum().clamp_min(1e-8)
+                loss.backward()
+                opt.step()
+                opt.zero_grad()
+                losses.append(loss.item())
+            last = sum(losses) / len(losses)
+        self.model.eval()
+        return last
+
+    @torch.no_grad()
+    def probabilities(self, texts: Sequence[str], batch_size: int = 64) -> torch.Tensor:
+        """[N, num_labels] class probabilities."""
+        out = [
+            F.softmax(self.model(**self._encode(texts[i : i + batch_size])).logits, dim=-1)
+            for i in range(0, len(texts), batch_size)
+        ]
+        return torch.cat(out) if out else torch.zeros(0, len(self.labels))
+
+    def feedback(self, texts: Sequence[str], intended: Sequence[str]) -> list[float]:
+        """Per synthetic sample: the probability this SLM gives its intended label."""
+        probs = self.probabilities(texts)
+        idx = torch.tensor([self.labels.index(label) for label in intended], dtype=torch.long)
+        return probs[torch.arange(len(idx)), idx].tolist() if len(idx) else []
+
+    def accuracy(self, texts: Sequence[str], labels: Sequence[str]) -> float:
+        if not texts:
+            return float("nan")
+        pred = self.probabilities(texts).argmax(-1).tolist()
+        return sum(self.labels[p] == t for p, t in zip(pred, labels, strict=True)) / len(texts)
+
+    def save(self, path: str | Path) -> None:
+        self.model.save_pretrained(path)
+        self.tokenizer.save_pretrained(path)

@@ -1,0 +1,251 @@
+"""`flwr run` on the Ray simulation backend, with a SuperLink this process owns and per-round progress.
+
+We start `flower-superlink --simulation` ourselves (the command `flwr run` would start) on a free port, so
+that the run can be stopped and the SuperLink never outlives it. With `ray_address` (or RAY_ADDRESS in the
+environment, as inside a Ray job) the simulation attaches to that existing Ray cluster instead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import tomllib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from crosslm.config import ConfigError, RunConfig
+
+BIN = Path(sys.executable).parent
+
+
+class RunFailed(RuntimeError):
+    """The Flower run ended without writing its final metrics; the message holds the log's tail."""
+
+
+def app_pyproject() -> Path:
+    """The Flower app's pyproject.toml (components + `[tool.flwr.app.config]`)."""
+    here = Path(__file__).resolve()
+    for candidate in (here.parents[2] / "pyproject.toml", here.parent / "app" / "pyproject.toml"):
+        if candidate.exists() and "[tool.flwr.app]" in candidate.read_text():
+            return candidate
+    raise FileNotFoundError("the crosslm Flower app's pyproject.toml is not installed next to the package")
+
+
+def default_config() -> dict[str, Any]:
+    with app_pyproject().open("rb") as f:
+        return dict(tomllib.load(f)["tool"]["flwr"]["app"]["config"])
+
+
+def load_config_file(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"config file {path} does not exist")
+    try:
+        with path.open("rb") as f:
+            data = tomllib.load(f)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    # Accept a bare table of run-config keys, or the same under [tool.flwr.app.config].
+    return dict(data.get("tool", {}).get("flwr", {}).get("app", {}).get("config", data))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def flower_env(flwr_home: Path, port: int, ray_address: str | None = None) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        {
+            "FLWR_HOME": str(flwr_home),
+            "FLWR_DISABLE_RUNTIME_DEPENDENCY_INSTALLATION": "1",  # else `uv sync` per run
+            "FLWR_TELEMETRY_ENABLED": "0",
+            "FLWR_DISABLE_UPDATE_CHECK": "1",
+            "FLWR_LOCAL_SUPERLINK_HTTP_API_PORT": str(port),
+            "FLWR_LOCAL_CONTROL_API_PORT": str(port),
+            "PATH": f"{BIN}{os.pathsep}{env.get('PATH', '')}",
+            "RAY_DEDUP_LOGS": "0",
+            "PYTHONWARNINGS": "ignore::FutureWarning",
+        }
+    )
+    if ray_address:
+        env["RAY_ADDRESS"] = ray_address
+    return env
+
+
+@contextlib.contextmanager
+def superlink(
+    flwr_home: Path, ray_address: str | None = None, log_path: Path | None = None
+) -> Iterator[dict]:
+    """A simulation SuperLink on a free port; yields the environment `flwr run` needs to reach it."""
+    flwr_home.mkdir(parents=True, exist_ok=True)
+    port = _free_port()
+    env = flower_env(flwr_home, port, ray_address)
+    log = (log_path or flwr_home / "superlink.log").open("ab")
+    cmd = [
+        str(BIN / "flower-superlink"),
+        "--insecure",
+        "--simulation",
+        "--isolation",
+        "subprocess",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--database",
+        ":flwr-in-memory:",
+    ]
+    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.time() + 60
+        while True:
+            if proc.poll() is not None:
+                raise RunFailed(f"flower-superlink exited with code {proc.returncode} (log: {log.name})")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).is_success:
+                    break
+            if time.time() > deadline:
+                raise RunFailed("flower-superlink did not become healthy in 60 s")
+            time.sleep(0.2)
+        yield env
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+def prepare_app(work: Path) -> Path:
+    """An app folder holding just the app's pyproject: the components import the installed package."""
+    app_dir = work / "app"
+    app_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copy(app_pyproject(), app_dir / "pyproject.toml")
+    return app_dir
+
+
+def flwr_run(
+    env: dict,
+    app_dir: Path,
+    run_config: dict[str, Any],
+    num_supernodes: int,
+    client_cpus: float,
+    log_path: Path,
+    ray_cpus: int | None = None,
+    timeout: float | None = None,
+) -> int:
+    """`flwr run APP --stream` with these run-config overrides; output goes to `log_path`."""
+    overrides = app_dir / "run-config.toml"
+    overrides.write_text("".join(f"{k} = {_toml_value(v)}\n" for k, v in run_config.items()))
+    fed = [f"num-supernodes={num_supernodes}", f"client-resources-num-cpus={client_cpus}"]
+    if ray_cpus and "RAY_ADDRESS" not in env:  # attaching to a cluster must not pass num_cpus
+        fed.append(f"init-args-num-cpus={ray_cpus}")
+    cmd = [
+        str(BIN / "flwr"),
+        "run",
+        str(app_dir),
+        "--stream",
+        "-c",
+        str(overrides),
+        "--federation-config",
+        " ".join(fed),
+    ]
+    with log_path.open("ab") as log:
+        proc = subprocess.run(
+            cmd, env=env, stdout=log, stderr=subprocess.STDOUT, timeout=timeout, cwd=app_dir.parent
+        )
+    return proc.returncode
+
+
+def _toml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int | float):
+        return repr(v)
+    return json.dumps(str(v))
+
+
+def run(
+    cfg: RunConfig,
+    num_supernodes: int,
+    client_cpus: float = 1.0,
+    ray_address: str | None = None,
+    ray_cpus: int | None = None,
+    on_round: Callable[[dict], None] | None = None,
+    timeout: float | None = None,
+    flwr_home: Path | None = None,
+) -> dict:
+    """One complete run through Flower on Ray; returns the final metrics (metrics.json)."""
+    out = Path(cfg.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    ray_address = ray_address or os.environ.get("RAY_ADDRESS") or None
+    with tempfile.TemporaryDirectory(prefix="crosslm-flwr-") as tmp:
+        work = Path(tmp)
+        home = flwr_home or work / "flwr-home"
+        log_path = out / "flower.log"
+        if not cfg.resume:  # the watcher must not report an older run's rounds
+            (out / "metrics.json").unlink(missing_ok=True)
+            shutil.rmtree(out / "metrics", ignore_errors=True)
+        with superlink(home, ray_address, out / "superlink.log") as env:
+            app_dir = prepare_app(work)
+            watcher = _RoundWatcher(out / "metrics", on_round)
+            code = _run_watching(
+                lambda: flwr_run(
+                    env, app_dir, cfg.to_mapping(), num_supernodes, client_cpus, log_path, ray_cpus, timeout
+                ),
+                watcher,
+            )
+    final = out / "metrics.json"
+    if not final.exists():
+        raise RunFailed(
+            f"the Flower run ended (exit {code}) without final metrics; log tail:\n" + _tail(log_path)
+        )
+    return json.loads(final.read_text())
+
+
+class _RoundWatcher:
+    def __init__(self, metrics_dir: Path, on_round: Callable[[dict], None] | None):
+        self.dir, self.on_round, self.seen = metrics_dir, on_round, set()
+
+    def poll(self) -> None:
+        if self.on_round is None or not self.dir.exists():
+            return
+        for path in sorted(self.dir.glob("round-*.json")):
+            if path.name not in self.seen:
+                with contextlib.suppress(json.JSONDecodeError, OSError):
+                    record = json.loads(path.read_text())
+                    self.seen.add(path.name)
+                    self.on_round(record)
+
+
+def _run_watching(fn: Callable[[], int], watcher: _RoundWatcher) -> int:
+    import threading
+
+    result: dict[str, Any] = {}
+    thread = threading.Thread(target=lambda: result.update(code=fn()), daemon=True)
+    thread.start()
+    while thread.is_alive():
+        watcher.poll()
+        thread.join(timeout=0.5)
+    watcher.poll()
+    return int(result.get("code", -1))
+
+
+def _tail(path: Path, lines: int = 40) -> str:
+    if not path.exists():
+        return "(no log)"
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])

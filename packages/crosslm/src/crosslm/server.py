@@ -1,0 +1,204 @@
+"""The server side of a round, independent of how messages travel: generate, aggregate, enhance, evaluate.
+
+`crosslm.app.server_app` drives these over a Flower `Grid`; state is checkpointed after every round.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+
+from crosslm.config import RunConfig
+from crosslm.data import load_task_examples, split_federation
+from crosslm.models.llm import FinetuneSettings, ServerLLM
+from crosslm.task import Example, Task
+
+LLM_METHODS = ("crosslm", "kd")
+
+
+@dataclass
+class ServerState:
+    round: int = 0  # last completed round
+    pool: list[list] = field(default_factory=list)  # [text, label, quality]: what clients learn from next
+    history: list[dict] = field(default_factory=list)
+    initial: dict = field(default_factory=dict)  # the LLM before any round
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps(asdict(self)))
+
+    @classmethod
+    def load(cls, path: Path) -> ServerState:
+        return cls(**json.loads(path.read_text()))
+
+
+@dataclass
+class ServerSide:
+    cfg: RunConfig
+    task: Task
+    server_test: list[Example]
+    general_eval: list[str]
+    general_replay: list[str]
+    llm: ServerLLM | None
+    state: ServerState
+
+    @property
+    def out(self) -> Path:
+        return Path(self.cfg.out_dir)
+
+    @property
+    def checkpoint_dir(self) -> Path:
+        return self.out / "checkpoint"
+
+
+def read_general_text(path: str) -> tuple[list[str], list[str]]:
+    """(eval, replay) documents: every fifth line is held out for perplexity, the rest may be replayed."""
+    if not path:
+        return [], []
+    lines = [line.strip() for line in Path(path).read_text().splitlines() if line.strip()]
+    return [d for i, d in enumerate(lines) if i % 5 == 0], [d for i, d in enumerate(lines) if i % 5]
+
+
+def setup(cfg: RunConfig) -> ServerSide:
+    """Task, server benchmark split, general text, the LLM; restored from the checkpoint on resume."""
+    torch.manual_seed(cfg.seed)
+    task, examples = load_task_examples(cfg)
+    server_test = split_federation(task, examples, cfg, num_clients=1).server_test
+    general_eval, general_replay = read_general_text(cfg.general_text)
+    out = Path(cfg.out_dir)
+    ckpt = out / "checkpoint"
+    state = ServerState()
+    resumed = cfg.resume and (ckpt / "state.json").exists()
+    if resumed:
+        state = ServerState.load(ckpt / "state.json")
+    llm = None
+    if cfg.method in LLM_METHODS:
+        llm = ServerLLM(
+            cfg.llm,
+            lora=cfg.llm_lora,
+            lora_r=cfg.lora_r,
+            checkpoint=ckpt / "llm" if resumed and (ckpt / "llm").exists() else None,
+        )
+    side = ServerSide(cfg, task, server_test, general_eval, general_replay, llm, state)
+    if not resumed:
+        if out.exists() and not cfg.resume:  # a fresh run does not mix with an older one's files
+            for name in ("checkpoint", "clients", "metrics", "llm"):
+                shutil.rmtree(out / name, ignore_errors=True)
+        out.mkdir(parents=True, exist_ok=True)
+        state.initial = evaluate_llm(side)
+    return side
+
+
+def generate(side: ServerSide, rnd: int) -> list[tuple[str, str]]:
+    cfg = side.cfg
+    if side.llm is None:
+        return []
+    samples = side.llm.generate(
+        side.task,
+        cfg.samples_per_label,
+        cfg.max_new_tokens,
+        cfg.temperature,
+        cfg.top_k,
+        seed=cfg.seed * 7919 + rnd,
+    )
+    return [(t, y) for t, y in samples if t]
+
+
+def aggregate(feedback: list[list[float]], counts: list[int]) -> list[float]:
+    """Per-sample quality: the example-count-weighted mean of the clients' feedback."""
+    w = torch.tensor(counts, dtype=torch.float64).clamp_min(1e-12)
+    f = torch.tensor(feedback, dtype=torch.float64)
+    return ((f * w[:, None]).sum(0) / w.sum()).tolist()
+
+
+def enhance(side: ServerSide, samples: list[tuple[str, str]], quality: list[float] | None) -> dict:
+    """Grow the clients' pool and (CrossLM) fine-tune the LLM on the feedback-weighted samples."""
+    cfg = side.cfg
+    stats: dict = {"generated": len(samples)}
+    if cfg.method == "kd":  # data-free KD: every sample, unfiltered
+        _extend_pool(side, [[t, y, 1.0] for t, y in samples])
+        stats["accepted"] = len(samples)
+    if cfg.method == "crosslm" and quality is not None and samples:
+        accepted = [[t, y, q] for (t, y), q in zip(samples, quality, strict=True) if q >= cfg.threshold]
+        _extend_pool(side, accepted)
+        stats["accepted"] = len(accepted)
+        stats["mean_quality"] = sum(quality) / len(quality)
+        settings = FinetuneSettings(
+            cfg.threshold,
+            cfg.negative_weight,
+            frozenset(cfg.regularizers),
+            cfg.kl_weight,
+            cfg.replay_weight,
+            cfg.llm_epochs,
+            cfg.llm_lr,
+            cfg.llm_batch_size,
+            cfg.seed,
+        )
+        stats.update(side.llm.finetune(side.task, samples, quality, settings, side.general_replay))
+    stats["pool"] = len(side.state.pool)
+    return stats
+
+
+def _extend_pool(side: ServerSide, items: list[list]) -> None:
+    seen = {(t, y) for t, y, _ in side.state.pool}
+    side.state.pool.extend(it for it in items if (it[0], it[1]) not in seen)
+    side.state.pool = side.state.pool[-side.cfg.pool_size :]  # the newest: the LLM improves every round
+
+
+def evaluate_llm(side: ServerSide) -> dict:
+    if side.llm is None:
+        return {}
+    texts, labels = [ex.text for ex in side.server_test], [ex.label for ex in side.server_test]
+    return {
+        "llm_task_accuracy": side.llm.task_accuracy(side.task, texts, labels),
+        "llm_general_ppl": side.llm.perplexity(side.general_eval),
+    }
+
+
+def checkpoint(side: ServerSide, record: dict) -> None:
+    """Write this round's metrics and a complete checkpoint, replacing the previous one atomically."""
+    side.state.round = record["round"]
+    side.state.history.append(record)
+    metrics_dir = side.out / "metrics"
+    metrics_dir.mkdir(parents=True, exist_ok=True)
+    (metrics_dir / f"round-{record['round']:03d}.json").write_text(json.dumps(record, indent=1))
+    tmp = side.out / "checkpoint.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    if side.llm is not None:
+        side.llm.save(tmp / "llm")
+    side.state.save(tmp / "state.json")
+    old = side.out / "checkpoint.old"
+    shutil.rmtree(old, ignore_errors=True)
+    if side.checkpoint_dir.exists():
+        side.checkpoint_dir.rename(old)
+    tmp.rename(side.checkpoint_dir)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def finish(side: ServerSide) -> dict:
+    """Final artefacts: metrics.json (every round), the LLM (adapter), the report."""
+    from crosslm.report import write_report
+
+    summary = {
+        "method": side.cfg.method,
+        "config": side.cfg.to_mapping(),
+        "initial": side.state.initial,
+        "rounds": side.state.history,
+        "finished_at": time.time(),
+    }
+    (side.out / "metrics.json").write_text(json.dumps(summary, indent=1))
+    if side.llm is not None:
+        side.llm.save(side.out / "llm")
+    write_report(side.out)
+    return summary
+
+
+def mean(values: list[float]) -> float:
+    vals = [v for v in values if v == v]
+    return sum(vals) / len(vals) if vals else math.nan
