@@ -52,3 +52,18 @@ def test_split_length_keeps_the_window_and_whole_chunks():
     config = tiny_sharedllm().config  # chunk 64, window 256
     assert split_length(200, config) == (0, 200)
     assert split_length(256 + 64 * 3 + 10, config) == (3, 266)
+
+
+def test_gpu_7b_shape_builds_a_llama2_7b_sized_sharedllm():
+    import torch
+
+    from sharedllm.bench.efficiency import build_model
+    from sharedllm.bench.shapes import SHAPES
+
+    model = build_model(SHAPES["7b-shape"], torch.device("meta"), torch.bfloat16, "sdpa")
+    upper = sum(p.numel() for p in model.upper.parameters())
+    cross = sum(p.numel() for layer in model.upper_decoder.layers[:4] for p in layer.cross_attn.parameters())
+    assert upper - cross == 6_738_415_616  # Llama-2-7B's parameter count
+    assert model.config.kv_per_chunk == 128 and model.config.chunk_size == 1024
+    assert len(model.lower.layers) == 4 and model.dtype == torch.bfloat16
+    assert max(SHAPES["7b-shape"].lengths) >= 262_144

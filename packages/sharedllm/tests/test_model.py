@@ -144,3 +144,26 @@ def test_config_validation_names_the_field():
         SharedLLMConfig(base_config=base, chunk_size=64, kv_per_node=32)
     with pytest.raises(ValueError, match="selection_policy"):
         SharedLLMConfig(base_config=base, selection_policy="left")
+
+
+def test_from_base_loads_a_checkpoint_path(tmp_path, tokens):
+    base = tiny_base_model("qwen2", num_hidden_layers=2)
+    base.save_pretrained(tmp_path / "base")
+    model = SharedLLMForCausalLM.from_base(
+        str(tmp_path / "base"), num_injection_layers=1, chunk_size=32, kv_per_node=2, dtype=torch.bfloat16
+    )
+    assert model.dtype == torch.bfloat16 and model.config.base_config.model_type == "qwen2"
+    reference = AutoModelForCausalLM.from_pretrained(tmp_path / "base", dtype=torch.bfloat16)
+    ids = tokens(1, 6)
+    with torch.no_grad():
+        assert torch.equal(model(ids).logits, reference(ids).logits)
+
+
+def test_query_policy_selects_per_query_and_right_policy_does_not(tokens):
+    chunks, first, second = tokens(1, 4, 64), tokens(1, 9), tokens(1, 9)
+    for policy, should_differ in (("query", True), ("right", False)):
+        model = tiny_sharedllm("llama", selection_policy=policy, tree_height=2, kv_per_node=8)
+        with torch.no_grad():
+            a = model.build_injected_context(chunks, input_ids=first)
+            b = model.build_injected_context(chunks, input_ids=second)
+        assert (not torch.equal(a.keys[0], b.keys[0])) == should_differ, policy

@@ -34,6 +34,7 @@ class Row:
     prefill_tokens_per_s: float | None = None
     peak_mib: float | None = None
     decode_tokens_per_s: float | None = None
+    decode_status: str = ""  # "oom" when the prefill fit but the cache for decoding did not
 
 
 def build_model(shape: BenchShape, device: torch.device, dtype: torch.dtype, attn: str, seed: int = 0):
@@ -52,6 +53,8 @@ def split_length(length: int, config: SharedLLMConfig) -> tuple[int, int]:
 
 @torch.no_grad()
 def run_once(model: SharedLLMForCausalLM, kind: str, tokens: torch.Tensor, decode_tokens: int) -> Row:
+    """One prefill forward pass (no cache: the pure forward cost), then, when asked, a prefill with cache
+    and `decode_tokens` single-token steps, timed apart. A decode running out of memory keeps the prefill."""
     length = tokens.shape[1]
     chunks, upper = split_length(length, model.config) if kind == "sharedllm" else (0, length)
     context = tokens[:, : chunks * model.config.chunk_size].view(1, chunks, -1) if chunks else None
@@ -59,7 +62,7 @@ def run_once(model: SharedLLMForCausalLM, kind: str, tokens: torch.Tensor, decod
     forward = model if kind == "sharedllm" else model.upper
     extra = {"context_input_ids": context} if kind == "sharedllm" else {}
     with measured(tokens.device) as result:
-        out = forward(ids, use_cache=decode_tokens > 0, logits_to_keep=1, **extra)
+        forward(ids, use_cache=False, logits_to_keep=1, **extra)
     prefill = result["measurement"]
     row = Row(
         kind,
@@ -72,7 +75,14 @@ def run_once(model: SharedLLMForCausalLM, kind: str, tokens: torch.Tensor, decod
         prefill.peak_bytes / 2**20,
     )
     if decode_tokens > 0:
-        row.decode_tokens_per_s = _decode(forward, kind, out, decode_tokens, tokens.device)
+        try:
+            out = forward(ids, use_cache=True, logits_to_keep=1, **extra)
+            row.decode_tokens_per_s = _decode(forward, kind, out, decode_tokens, tokens.device)
+        except (torch.OutOfMemoryError, RuntimeError) as error:
+            if not _is_oom(error):
+                raise
+            row.decode_status = "oom"
+            _release(tokens.device)
     return row
 
 
@@ -83,6 +93,11 @@ def _decode(forward, kind: str, out, steps: int, device: torch.device) -> float:
             next_token = out.logits[:, -1:].argmax(-1)
             out = forward(next_token, cache=out.cache, use_cache=True, **step_kwargs)
     return steps / result["measurement"].seconds
+
+
+def _release(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
 
 
 def _is_oom(error: BaseException) -> bool:
@@ -136,8 +151,7 @@ def _guarded(model, kind, tokens, decode_tokens, oom, device) -> Row:
         if not _is_oom(error):
             raise
         oom[kind] = True  # longer lengths will not fit either
-        if device.type == "cuda":
-            torch.cuda.empty_cache()
+        _release(device)
         return Row(kind, tokens.shape[1], "oom")
 
 
@@ -192,7 +206,7 @@ def render_table(rows: list[Row]) -> Table:
             _fmt(r.prefill_seconds, ".3f"),
             _fmt(r.prefill_tokens_per_s, ",.0f"),
             _fmt(r.peak_mib, ",.1f"),
-            _fmt(r.decode_tokens_per_s, ",.1f"),
+            r.decode_status or _fmt(r.decode_tokens_per_s, ",.1f"),
         )
     return table
 
@@ -206,7 +220,7 @@ def markdown_table(rows: list[Row]) -> str:
         lines.append(
             f"| {r.model} | {r.length:,} | {r.chunks} | {r.upper_tokens:,} | {r.status} | "
             f"{_fmt(r.prefill_seconds, '.3f')} | {_fmt(r.prefill_tokens_per_s, ',.0f')} | "
-            f"{_fmt(r.peak_mib, ',.1f')} | {_fmt(r.decode_tokens_per_s, ',.1f')} |"
+            f"{_fmt(r.peak_mib, ',.1f')} | {r.decode_status or _fmt(r.decode_tokens_per_s, ',.1f')} |"
         )
     return "\n".join(lines) + "\n"
 

@@ -66,6 +66,6 @@ SHAPES = {
         dict(
             num_injection_layers=4, chunk_size=1024, kv_per_node=32, upper_window=4096, encode_batch_chunks=8
         ),
-        (8192, 16384, 32768, 65536, 131072, 262144),
+        (8192, 16384, 32768, 65536, 131072, 262144, 524288),
     ),
 }

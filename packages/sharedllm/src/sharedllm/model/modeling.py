@@ -142,7 +142,8 @@ class SharedLLMForCausalLM(SharedLLMPreTrainedModel, GenerationMixin):
             upper_window=upper_window,
             encode_batch_chunks=encode_batch_chunks,
         )
-        model = cls._from_config(config, dtype=base.dtype).to(base.device)
+        with torch.device(base.device):  # build in place: no second copy of a large model on the CPU
+            model = cls._from_config(config, dtype=base.dtype)
         model.load_base_weights(base)
         model.generation_config = copy.deepcopy(base.generation_config)
         return model
