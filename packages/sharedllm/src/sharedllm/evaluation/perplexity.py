@@ -1,0 +1,217 @@
+"""Perplexity at length: the last `score_len` tokens of each document, read with more and more context.
+
+The scored tokens are the same at every length (the end of each document's first max(lengths) tokens);
+only the context before them grows, so differences between lengths come from context alone. Methods:
+
+- `truncated`: the base model on its own window (the last `window` tokens).
+- `sinks`: StreamingLLM-style, the first `sink_tokens` tokens (attention sinks) + the most recent tokens,
+  `window` in all, read as one block.
+- `full`: the base model on the whole length (where it fits: up to `full_max_len`).
+- `sharedllm`: SharedLLM, the last `upper_len` tokens in the upper model, everything before in chunks.
+- `sharedllm-other`: the same upper text, but the context chunks of ANOTHER document (a control: the gain
+  must vanish if it comes from the context).
+- `sharedllm-none`: SharedLLM with no context chunks at all.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from sharedllm.data.chunking import split_for_sharedllm
+
+BASE_METHODS = ("truncated", "sinks", "full")
+SHAREDLLM_METHODS = ("sharedllm", "sharedllm-other", "sharedllm-none")
+METHODS = BASE_METHODS + SHAREDLLM_METHODS
+LABELS = {
+    "truncated": "base, truncated to its window",
+    "sinks": "base, sliding window + attention sinks",
+    "full": "base, full attention",
+    "sharedllm": "SharedLLM, own context",
+    "sharedllm-other": "SharedLLM, another document's context",
+    "sharedllm-none": "SharedLLM, no context",
+}
+
+
+@dataclass
+class PplSetup:
+    lengths: Sequence[int] = (4096, 8192, 16384)
+    score_len: int = 256
+    window: int = 512
+    sink_tokens: int = 4
+    chunk_size: int = 256
+    upper_len: int = 512
+    full_max_len: int = 16384
+
+    def __post_init__(self) -> None:
+        if not self.lengths:
+            raise ValueError("give at least one context length")
+        if self.score_len >= min(self.window, self.upper_len):
+            raise ValueError(f"score_len ({self.score_len}) must be below window and upper_len")
+        if self.score_len >= min(self.lengths):
+            raise ValueError(f"score_len ({self.score_len}) must be below the shortest length")
+
+
+@dataclass
+class PplRow:
+    method: str
+    length: int
+    ppl: float
+    nll: float  # mean negative log-likelihood per scored token (nats)
+    tokens: int
+    docs: int
+
+
+def _logits(model, keep: int, **kwargs) -> torch.Tensor:
+    try:  # only the scored positions' logits: a 16K x vocab float tensor is wasted memory
+        return model(**kwargs, use_cache=False, logits_to_keep=keep).logits
+    except TypeError:
+        return model(**kwargs, use_cache=False).logits
+
+
+@torch.no_grad()
+def score_last(model, input_ids: torch.Tensor, n_score: int, **kwargs) -> tuple[float, int]:
+    """Summed NLL of the last n_score tokens of input_ids [T] given everything before them."""
+    ids = input_ids.to(model.device)[None]
+    extra = {k: v.to(model.device) for k, v in kwargs.items()}
+    logits = _logits(model, n_score + 1, input_ids=ids, **extra)
+    logits = logits[0, -n_score - 1 : -1].float()
+    nll = F.cross_entropy(logits, ids[0, -n_score:], reduction="sum")
+    return nll.item(), n_score
+
+
+def _sharedllm_score(model, text: torch.Tensor, context_from: torch.Tensor | None, setup: PplSetup):
+    upper = text[-setup.upper_len :]
+    if context_from is None:
+        return score_last(model, upper, setup.score_len)
+    ex = split_for_sharedllm(context_from, setup.chunk_size, setup.upper_len)
+    if ex.context_input_ids.shape[0] == 0:
+        return score_last(model, upper, setup.score_len)
+    chunks = ex.context_input_ids[None]
+    mask = torch.ones(chunks.shape[:2], dtype=torch.bool)
+    return score_last(model, upper, setup.score_len, context_input_ids=chunks, context_mask=mask)
+
+
+def score_method(
+    method: str, x: torch.Tensor, other: torch.Tensor | None, setup: PplSetup, base=None, sharedllm=None
+) -> tuple[float, int] | None:
+    """x: the document's last `length` tokens; other: another document's tokens of the same length."""
+    if method == "truncated":
+        return score_last(base, x[-setup.window :], setup.score_len)
+    if method == "sinks":
+        s = setup.sink_tokens
+        return score_last(base, torch.cat([x[:s], x[-(setup.window - s) :]]), setup.score_len)
+    if method == "full":
+        return score_last(base, x, setup.score_len) if x.numel() <= setup.full_max_len else None
+    if method == "sharedllm":
+        return _sharedllm_score(sharedllm, x, x, setup)
+    if method == "sharedllm-other":
+        # Same upper segment, the other document's context chunks: swap everything before the upper text.
+        return _sharedllm_score(
+            sharedllm, x, torch.cat([other[: -setup.upper_len], x[-setup.upper_len :]]), setup
+        )
+    if method == "sharedllm-none":
+        return _sharedllm_score(sharedllm, x, None, setup)
+    raise ValueError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
+
+
+def other_document_order(groups: Sequence[str]) -> list[int]:
+    """For each document, another one, from a different group (package) whenever there is one."""
+    n = len(groups)
+    order = []
+    for i in range(n):
+        j = next((k % n for k in range(i + 1, i + n) if groups[k % n] != groups[i]), (i + 1) % n)
+        order.append(j)
+    return order
+
+
+def evaluate_perplexity(
+    docs: Sequence[torch.Tensor],
+    setup: PplSetup,
+    methods: Sequence[str],
+    base=None,
+    sharedllm=None,
+    groups: Sequence[str] | None = None,
+) -> list[PplRow]:
+    """Every method on the same documents and the same scored tokens, at each length."""
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown:
+        raise ValueError(f"unknown method(s) {unknown}; choose from {', '.join(METHODS)}")
+    if any(m in BASE_METHODS for m in methods) and base is None:
+        raise ValueError("the base-model methods need a base model")
+    if any(m in SHAREDLLM_METHODS for m in methods) and sharedllm is None:
+        raise ValueError("the sharedllm methods need a SharedLLM model")
+    longest = max(setup.lengths)
+    docs = [torch.as_tensor(d[:longest], dtype=torch.long) for d in docs if len(d) >= longest]
+    if not docs:
+        raise ValueError(f"no document has the {longest} tokens the longest length needs")
+    if len(docs) < 2 and "sharedllm-other" in methods:
+        raise ValueError("the other-context control needs at least two documents")
+    groups = list(groups) if groups is not None else [str(i) for i in range(len(docs))]
+    other = other_document_order(groups[: len(docs)])
+    for m in (base, sharedllm):
+        if m is not None:
+            m.eval()
+    totals: dict[tuple[str, int], list[float]] = defaultdict(lambda: [0.0, 0, 0])
+    work = [(length, i) for length in sorted(setup.lengths) for i in range(len(docs))]
+    for length, i in tqdm(work, desc="perplexity", leave=False):
+        x, y = docs[i][-length:], docs[other[i]][-length:]
+        for method in methods:
+            scored = score_method(method, x, y, setup, base=base, sharedllm=sharedllm)
+            if scored is not None:
+                t = totals[(method, length)]
+                t[0], t[1], t[2] = t[0] + scored[0], t[1] + scored[1], t[2] + 1
+    return [
+        PplRow(method, length, math.exp(nll / n), nll / n, n, d)
+        for (method, length), (nll, n, d) in sorted(
+            totals.items(), key=lambda kv: (methods.index(kv[0][0]), kv[0][1])
+        )
+    ]
+
+
+def ppl_table(rows: Sequence[PplRow]) -> str:
+    """A markdown table: one row per method, one column per length (— where a method did not run)."""
+    lengths = sorted({r.length for r in rows})
+    methods = list(dict.fromkeys(r.method for r in rows))
+    cell = {(r.method, r.length): r.ppl for r in rows}
+    head = "| method | " + " | ".join(f"{n // 1024}K" if n % 1024 == 0 else str(n) for n in lengths) + " |"
+    lines = [head, "|---|" + "---:|" * len(lengths)]
+    for m in methods:
+        vals = [f"{cell[(m, n)]:.3f}" if (m, n) in cell else "—" for n in lengths]
+        lines.append(f"| {LABELS.get(m, m)} | " + " | ".join(vals) + " |")
+    return "\n".join(lines)
+
+
+def plot_ppl(
+    rows: Sequence[PplRow], path: Path, title: str = "perplexity of the last tokens vs context length"
+):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for method in dict.fromkeys(r.method for r in rows):
+        pts = sorted((r.length, r.ppl) for r in rows if r.method == method)
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=LABELS.get(method, method))
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("context length (tokens)")
+    ax.set_ylabel("perplexity (lower is better)")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def rows_to_json(rows: Sequence[PplRow]) -> list[dict]:
+    return [asdict(r) for r in rows]

@@ -1,0 +1,236 @@
+"""The measured gain, end to end and offline: tokenizer -> base model from scratch -> SharedLLM -> perplexity.
+
+Mirrors the paper's CodeParrot column with the Python sources installed on the machine: a small Llama is
+pretrained from scratch on a window of `window` tokens, SharedLLM is continually trained from it, and both
+are evaluated on documents from held-out packages at 4K, 8K and 16K tokens. Each stage writes into `out`
+and is skipped when its output is already there (delete the folder, or pass fresh=True, to start over).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from sharedllm.data.corpus import python_source_corpus
+from sharedllm.data.tokenized import load_token_docs, save_token_docs, tokenize_documents
+from sharedllm.evaluation.perplexity import PplSetup, evaluate_perplexity, plot_ppl, ppl_table, rows_to_json
+from sharedllm.training.base import BaseShape, PackedBlocks, build_base_model, collate_blocks
+from sharedllm.training.loop import TrainConfig, train
+
+METHODS = ("truncated", "sinks", "full", "sharedllm-none", "sharedllm-other", "sharedllm")
+
+
+@dataclass
+class QualityConfig:
+    out: Path
+    corpus_root: Path | None = None  # None: this interpreter's site-packages
+    heldout_fraction: float = 0.1
+    train_chars: int = 20_000_000
+    tokenizer_chars: int = 8_000_000
+    vocab_size: int = 4096
+    base: BaseShape = field(default_factory=lambda: BaseShape(128, 4, 4, 352, 512))
+    base_steps: int = 400
+    base_batch: int = 8
+    base_lr: float = 2e-3
+    injection_layers: int = 2
+    chunk_size: int = 256
+    kv_per_node: int = 16
+    n_chunks: int = 8
+    upper_len: int = 512
+    preset: str = "paper"
+    shared_steps: int = 300
+    shared_batch: int = 8
+    shared_lr: float = 5e-4
+    lengths: tuple[int, ...] = (4096, 8192, 16384)
+    score_len: int = 256
+    eval_docs: int = 20
+    full_max_len: int = 8192  # full attention at 16K costs more than every other method together on a CPU
+    seed: int = 0
+    threads: int | None = None  # torch threads; 1 is fastest on a machine shared with other jobs
+
+    @classmethod
+    def smoke(cls, out: Path, corpus_root: Path | None = None) -> QualityConfig:
+        """Seconds on a CPU: every stage runs for real, at toy sizes (numbers mean nothing)."""
+        return cls(
+            out=out,
+            corpus_root=corpus_root,
+            train_chars=300_000,
+            tokenizer_chars=200_000,
+            vocab_size=300,
+            base=BaseShape(32, 2, 2, 64, 64),
+            base_steps=3,
+            base_batch=2,
+            injection_layers=1,
+            chunk_size=32,
+            kv_per_node=4,
+            n_chunks=2,
+            upper_len=64,
+            shared_steps=2,
+            shared_batch=2,
+            lengths=(128, 256),
+            score_len=16,
+            eval_docs=3,
+            full_max_len=256,
+        )
+
+
+def _stage(out: Path, name: str, done: Callable[[], bool], work: Callable[[], None], log) -> None:
+    """Run a stage unless its output exists; remember how long it took (also across reruns)."""
+    timing = out / f"timing-{name}.json"
+    if done():
+        log(f"[{name}] cached")
+        return
+    t0 = time.perf_counter()
+    work()
+    timing.write_text(json.dumps({"stage": name, "seconds": time.perf_counter() - t0}))
+    log(f"[{name}] {time.perf_counter() - t0:.0f} s")
+
+
+def _pick_eval_docs(docs: list[np.ndarray], names: list[str], min_len: int, k: int) -> tuple[list, list[str]]:
+    """Long enough held-out documents, taken round robin over packages so that no package dominates."""
+    by_pkg: dict[str, list[int]] = {}
+    for i, (d, n) in enumerate(zip(docs, names, strict=True)):
+        if len(d) >= min_len:
+            by_pkg.setdefault(n.split("/")[0], []).append(i)
+    picked: list[int] = []
+    while len(picked) < k and any(by_pkg.values()):
+        for pkg in sorted(by_pkg):
+            if by_pkg[pkg] and len(picked) < k:
+                picked.append(by_pkg[pkg].pop(0))
+    return [docs[i] for i in picked], [names[i] for i in picked]
+
+
+def run_quality(cfg: QualityConfig, log=print) -> dict:
+    from transformers import AutoTokenizer, LlamaForCausalLM
+
+    from sharedllm import SharedLLMForCausalLM, apply_trainable_preset
+    from sharedllm.data.chunking import collate_chunked
+    from sharedllm.data.datasets import lm_examples
+    from sharedllm.data.tokenizer import train_bpe_tokenizer
+
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    tok_dir, base_dir, shared_dir = out / "tokenizer", out / "base", out / "sharedllm"
+    corpus = None
+
+    def build_tokens() -> None:
+        nonlocal corpus
+        corpus = python_source_corpus(cfg.corpus_root, cfg.heldout_fraction, cfg.train_chars, seed=cfg.seed)
+        sample, size = [], 0
+        for d in corpus.train:
+            if size >= cfg.tokenizer_chars:
+                break
+            sample.append(d.text)
+            size += len(d.text)
+        tok = train_bpe_tokenizer(sample, cfg.vocab_size)
+        tok.save_pretrained(tok_dir)
+        for split, docs in (("train", corpus.train), ("heldout", corpus.heldout)):
+            ids = tokenize_documents(tok, [d.text for d in docs], desc=f"tokenize {split}")
+            save_token_docs(out / f"tokens_{split}.npz", ids, [d.name for d in docs])
+
+    _stage(out, "tokenize", lambda: (out / "tokens_heldout.npz").exists(), build_tokens, log)
+    tok = AutoTokenizer.from_pretrained(tok_dir)
+    train_docs, _ = load_token_docs(out / "tokens_train.npz")
+    heldout_docs, heldout_names = load_token_docs(out / "tokens_heldout.npz")
+
+    def pretrain_base() -> None:
+        model = build_base_model(
+            len(tok), cfg.base, tok.pad_token_id, tok.bos_token_id, tok.eos_token_id, cfg.seed
+        )
+        dataset = PackedBlocks(train_docs, cfg.base.window, tok.eos_token_id)
+        log(
+            f"base: {sum(p.numel() for p in model.parameters()):,} parameters, {len(dataset)} blocks of "
+            f"{cfg.base.window} tokens"
+        )
+        tc = TrainConfig(
+            output_dir=base_dir,
+            max_steps=cfg.base_steps,
+            batch_size=cfg.base_batch,
+            lr=cfg.base_lr,
+            warmup_ratio=0.02,
+            save_every=max(cfg.base_steps // 4, 1),
+            seed=cfg.seed,
+        )
+        res = train(model, dataset, collate_blocks, tc, description="base pretraining")
+        tok.save_pretrained(res.final_dir)
+
+    _stage(out, "base", lambda: (base_dir / "final" / "config.json").exists(), pretrain_base, log)
+
+    def train_sharedllm() -> None:
+        model = SharedLLMForCausalLM.from_base(
+            str(base_dir / "final"),
+            num_injection_layers=cfg.injection_layers,
+            chunk_size=cfg.chunk_size,
+            kv_per_node=cfg.kv_per_node,
+            upper_window=cfg.upper_len,
+        )
+        n = apply_trainable_preset(model, cfg.preset)
+        dataset = lm_examples(train_docs, cfg.n_chunks, cfg.chunk_size, cfg.upper_len)
+        log(
+            f"sharedllm: {n:,} trainable parameters ({cfg.preset}), {len(dataset)} examples of up to "
+            f"{cfg.n_chunks} x {cfg.chunk_size} + {cfg.upper_len} tokens"
+        )
+        tc = TrainConfig(
+            output_dir=shared_dir,
+            max_steps=cfg.shared_steps,
+            batch_size=cfg.shared_batch,
+            lr=cfg.shared_lr,
+            warmup_ratio=0.05,
+            save_every=max(cfg.shared_steps // 4, 1),
+            seed=cfg.seed,
+        )
+        pad = tok.pad_token_id
+        res = train(model, dataset, lambda b: collate_chunked(b, pad), tc, description="SharedLLM training")
+        tok.save_pretrained(res.final_dir)
+
+    _stage(out, "sharedllm", lambda: (shared_dir / "final" / "config.json").exists(), train_sharedllm, log)
+
+    eval_docs, eval_names = _pick_eval_docs(heldout_docs, heldout_names, max(cfg.lengths), cfg.eval_docs)
+    if len(eval_docs) < 2:
+        raise ValueError(f"only {len(eval_docs)} held-out documents have {max(cfg.lengths)} tokens")
+    setup = PplSetup(
+        lengths=cfg.lengths,
+        score_len=cfg.score_len,
+        window=cfg.base.window,
+        chunk_size=cfg.chunk_size,
+        upper_len=cfg.upper_len,
+        full_max_len=cfg.full_max_len,
+    )
+    base = LlamaForCausalLM.from_pretrained(base_dir / "final")
+    shared = SharedLLMForCausalLM.from_pretrained(shared_dir / "final")
+    t0 = time.perf_counter()
+    rows = evaluate_perplexity(
+        [torch.from_numpy(d.astype(np.int64)) for d in eval_docs],
+        setup,
+        METHODS,
+        base=base,
+        sharedllm=shared,
+        groups=[n.split("/")[0] for n in eval_names],
+    )
+    eval_s = time.perf_counter() - t0
+    table = ppl_table(rows)
+    plot_ppl(rows, out / "ppl.png", "held-out Python packages: perplexity of the last 256 tokens")
+    timings = {
+        p.stem.removeprefix("timing-"): json.loads(p.read_text())["seconds"]
+        for p in out.glob("timing-*.json")
+    }
+    timings["eval"] = eval_s
+    result = {
+        "config": json.loads(json.dumps(asdict(replace(cfg)), default=str)),
+        "eval_documents": eval_names,
+        "rows": rows_to_json(rows),
+        "table": table,
+        "timings_s": timings,
+    }
+    (out / "results.json").write_text(json.dumps(result, indent=1))
+    (out / "table.md").write_text(table + "\n")
+    log(table)
+    return result
