@@ -46,3 +46,10 @@ clean:
 .PHONY: bench-sharedllm
 bench-sharedllm: install
 	nice -n 10 $(BIN)/sharedllm bench --config small --device cpu --out packages/sharedllm/benchmarks/efficiency
+
+# SharedLLM quality on CPU, offline: tokenizer + base Llama from scratch on site-packages' Python sources, SharedLLM
+# continually trained from it, perplexity on held-out packages at 4K/8K/16K (runs/sharedllm-quality: table.md, PNGs).
+# Stages are cached in that folder; BENCH_ARGS="--fresh" starts over, "--threads 1" suits a shared CPU.
+.PHONY: bench-sharedllm-quality
+bench-sharedllm-quality: install
+	nice -n 10 $(BIN)/python packages/sharedllm/benchmarks/quality/run.py --out runs/sharedllm-quality $(BENCH_ARGS)
