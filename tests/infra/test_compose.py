@@ -190,10 +190,10 @@ def test_gpu_overlay_reserves_an_nvidia_gpu():
 
 def test_commands_exist_in_the_service_clis():
     """The compose commands are real options of the services' Typer CLIs (their --help, run for real)."""
-    from typer.testing import CliRunner
-
     services = _load("compose.yaml")["services"]
     collector = pytest.importorskip("sharelm_collector.cli")
+    from typer.testing import CliRunner
+
     for command in (services["migrate"]["command"], services["collector"]["command"]):
         result = CliRunner().invoke(collector.app, [command[0], "--help"])
         assert result.exit_code == 0, result.output

@@ -335,10 +335,10 @@ def test_rayjob_with_its_own_cluster_is_deleted_after_the_run(infra):
 def test_crosslm_run_config_is_one_crosslm_accepts(infra, tmp_path):
     """The entrypoint is a command line `crosslm run` accepts, and the config file is one CrossLM loads as its
     CLI does (its TOML reader over its defaults, its RunConfig validation: no typo survives)."""
-    from typer.testing import CliRunner
-
     _, job, config_map = _crosslm(infra, "crosslm-long-lived-cluster")
     cli = pytest.importorskip("crosslm.cli")
+    from typer.testing import CliRunner
+
     from crosslm.config import ConfigError, RunConfig
     from crosslm.runner import default_config, load_config_file
 
