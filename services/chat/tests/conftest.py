@@ -12,7 +12,7 @@ from openai import OpenAI
 from transformers import LlamaConfig, LlamaForCausalLM
 
 from sharedllm_chat.background_server import serve_in_thread
-from sharedllm_chat.engine.loader import LoadedModel, wrap_model
+from sharedllm_chat.engine.loader import LoadedModel, load_model, wrap_model
 from sharedllm_chat.engine.tokenizer import build_byte_tokenizer
 from sharedllm_chat.main import create_app
 from sharedllm_chat.settings import Settings
@@ -41,6 +41,12 @@ def llama_loaded(tokenizer) -> LoadedModel:
         pad_token_id=tokenizer.pad_token_id,
     )
     return wrap_model(LlamaForCausalLM(config), tokenizer, Settings(served_model_name=MODEL))
+
+
+@pytest.fixture(scope="session")
+def sharedllm_loaded() -> LoadedModel:
+    """The embedded default: a tiny random SharedLLM (256-token chunks, 1024-token upper window)."""
+    return load_model(Settings(served_model_name="sharedllm-tiny", chunk_size=256, upper_window=1024))
 
 
 @contextlib.contextmanager

@@ -13,7 +13,6 @@ import openai
 import pytest
 
 from sharedllm_chat.background_server import serve_in_thread
-from sharedllm_chat.engine.loader import load_model
 from sharedllm_chat.main import create_app
 from sharedllm_chat.settings import Settings
 
@@ -60,8 +59,8 @@ def sharedllm_settings() -> Settings:
 
 
 @pytest.fixture(scope="module")
-def sharedllm_server(sharedllm_settings):
-    app = create_app(sharedllm_settings, load_model(sharedllm_settings))
+def sharedllm_server(sharedllm_settings, sharedllm_loaded):
+    app = create_app(sharedllm_settings, sharedllm_loaded)
     with serve_in_thread(app) as url:
         yield url, app
 

@@ -76,6 +76,7 @@ class Scheduler:
         self.max_queue = max_queue
         self.on_done = on_done
         self._kv_arg = loaded.kv_cache_arg
+        self.peak_active = 0  # most requests decoding at once so far
         self._pending: deque[GenerationRequest] = deque()
         self._active: list[_Sequence] = []
         self._cond = threading.Condition()
@@ -120,6 +121,7 @@ class Scheduler:
             with torch.inference_mode():
                 for req in admitted:
                     self._guarded(req, self._admit)
+                self.peak_active = max(self.peak_active, len(self._active))
                 for seq in list(self._active):
                     self._guarded(seq.req, lambda _r, s=seq: self._step(s), seq)
         for seq in self._active:

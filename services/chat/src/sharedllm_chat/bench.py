@@ -1,0 +1,287 @@
+"""`sharedllm-chat bench`: time to first token over the turns of a growing long chat.
+
+Three ways to serve the same scripted chat (identical histories, so the numbers compare):
+- `cache`:   SharedLLM, the conversation's ContextCache reused: each turn encodes only its new chunks;
+- `nocache`: SharedLLM, a fresh ContextCache per turn: every chunk of the history is encoded again;
+- `base`:    the base model alone, full attention over the whole history (while it fits `base_max_tokens`).
+TTFT = chat-template rendering + tokenization + queueing + context encoding + prefill + first sample,
+measured through the service's own scheduler.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import random
+import statistics
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import psutil
+import torch
+from tqdm import tqdm
+
+from sharedllm_chat.engine.context_store import ContextStore
+from sharedllm_chat.engine.events import Done, Failed
+from sharedllm_chat.engine.loader import LoadedModel, wrap_model
+from sharedllm_chat.engine.prompt import render_ids
+from sharedllm_chat.engine.sampling import SamplingParams
+from sharedllm_chat.engine.scheduler import GenerationRequest, Scheduler
+from sharedllm_chat.engine.tokenizer import build_byte_tokenizer
+from sharedllm_chat.settings import Settings
+
+VARIANTS = ("cache", "nocache", "base")
+_WORDS = [
+    "the",
+    "model",
+    "reads",
+    "a",
+    "long",
+    "chat",
+    "and",
+    "keeps",
+    "its",
+    "past",
+    "as",
+    "chunks",
+    "of",
+    "context",
+    "for",
+    "the",
+    "lower",
+    "layers",
+    "while",
+    "the",
+    "upper",
+    "layers",
+    "attend",
+    "to",
+    "the",
+    "recent",
+    "turns",
+    "and",
+    "answer",
+]
+
+
+@dataclass
+class BenchConfig:
+    turns: int = 10
+    user_chars: int = 4000  # one token per byte with the byte-level tokenizer
+    reply_chars: int = 200
+    hidden_size: int = 256
+    layers: int = 4
+    num_injection_layers: int = 2
+    chunk_size: int = 1024
+    kv_per_node: int = 32
+    upper_window: int = 2048
+    base_max_tokens: int = 16_384
+    repeats: int = 1
+    seed: int = 0
+
+
+@dataclass
+class TurnResult:
+    variant: str
+    turn: int
+    history_tokens: int
+    ttft_s: float | None
+    chunks_encoded: int
+    context_chunks: int
+    cache_bytes: int
+    rss_mb: float
+
+
+def scripted_chat(cfg: BenchConfig) -> list[list[dict]]:
+    """The message lists sent at turns 1..N (each turn: a long user message; replies are scripted too)."""
+    rng = random.Random(cfg.seed)
+
+    def text(n: int) -> str:
+        out = " ".join(rng.choice(_WORDS) for _ in range(n // 4 + 1))
+        return out[:n]
+
+    messages: list[dict] = [{"role": "system", "content": "You are a helpful assistant."}]
+    turns = []
+    for _ in range(cfg.turns):
+        messages.append({"role": "user", "content": text(cfg.user_chars)})
+        turns.append(list(messages))
+        messages.append({"role": "assistant", "content": text(cfg.reply_chars)})
+    return turns
+
+
+def build_models(cfg: BenchConfig) -> tuple[LoadedModel, LoadedModel]:
+    from sharedllm import SharedLLMForCausalLM
+    from sharedllm.tiny import tiny_base_model
+
+    tokenizer = build_byte_tokenizer()
+    base = tiny_base_model(
+        "llama",
+        seed=cfg.seed,
+        vocab_size=len(tokenizer),
+        hidden_size=cfg.hidden_size,
+        intermediate_size=2 * cfg.hidden_size,
+        num_hidden_layers=cfg.layers,
+        max_position_embeddings=1 << 20,
+        bos_token_id=None,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    shared = SharedLLMForCausalLM.from_base(
+        base,
+        num_injection_layers=cfg.num_injection_layers,
+        chunk_size=cfg.chunk_size,
+        kv_per_node=cfg.kv_per_node,
+        upper_window=cfg.upper_window,
+    )
+    settings = Settings(served_model_name="bench")
+    return wrap_model(shared, tokenizer, settings), wrap_model(base, tokenizer, settings)
+
+
+def _first_token(
+    scheduler: Scheduler, loaded: LoadedModel, messages: list[dict], conversation_id: str, use_cache: bool
+) -> tuple[float, int, Done]:
+    events: queue.Queue = queue.Queue()
+    start = time.perf_counter()
+    ids = render_ids(loaded.tokenizer, messages)
+    rendered = time.perf_counter() - start
+    req = GenerationRequest(
+        ids,
+        SamplingParams(max_new_tokens=1, temperature=0.0),
+        emit=events.put,
+        conversation_id=conversation_id,
+        use_context_cache=use_cache,
+    )
+    scheduler.submit(req)
+    while True:
+        event = events.get()
+        if isinstance(event, Failed):
+            raise RuntimeError(event.message)
+        if isinstance(event, Done):
+            return rendered + event.ttft_s, len(ids), event
+
+
+def run_variant(
+    variant: str, loaded: LoadedModel, chat: list[list[dict]], cfg: BenchConfig, repeat: int
+) -> list[TurnResult]:
+    store = ContextStore(loaded.new_context_cache if loaded.supports_context else None, max_bytes=2**34)
+    scheduler = Scheduler(loaded, store, max_active=1, max_queue=4)
+    scheduler.start()
+    process = psutil.Process()
+    results = []
+    try:
+        # Warm up on a throwaway conversation the size of turn 1 (first calls pay one-off setup costs).
+        _first_token(scheduler, loaded, chat[0], "warmup", True)
+        for turn, messages in enumerate(tqdm(chat, desc=f"{variant} (run {repeat + 1})", leave=False), 1):
+            n_tokens = len(render_ids(loaded.tokenizer, messages))
+            if variant == "base" and n_tokens > cfg.base_max_tokens:
+                results.append(
+                    TurnResult(variant, turn, n_tokens, None, 0, 0, 0, process.memory_info().rss / 2**20)
+                )
+                continue
+            ttft, n_tokens, done = _first_token(
+                scheduler, loaded, messages, f"chat-{repeat}", use_cache=variant == "cache"
+            )
+            results.append(
+                TurnResult(
+                    variant,
+                    turn,
+                    n_tokens,
+                    ttft,
+                    done.chunks_encoded,
+                    done.context_chunks,
+                    store.nbytes(),
+                    process.memory_info().rss / 2**20,
+                )
+            )
+    finally:
+        scheduler.stop()
+    return results
+
+
+def median_runs(runs: list[list[TurnResult]]) -> list[TurnResult]:
+    merged = []
+    for per_turn in zip(*runs, strict=True):
+        times = [r.ttft_s for r in per_turn if r.ttft_s is not None]
+        first = per_turn[0]
+        merged.append(TurnResult(**{**asdict(first), "ttft_s": statistics.median(times) if times else None}))
+    return merged
+
+
+def run_bench(cfg: BenchConfig, out_dir: Path, variants: tuple[str, ...] = VARIANTS) -> dict:
+    torch.manual_seed(cfg.seed)
+    shared, base = build_models(cfg)
+    chat = scripted_chat(cfg)
+    results: dict[str, list[TurnResult]] = {}
+    with torch.inference_mode():
+        for variant in variants:
+            loaded = base if variant == "base" else shared
+            runs = [run_variant(variant, loaded, chat, cfg, r) for r in range(cfg.repeats)]
+            results[variant] = median_runs(runs)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    report = {
+        "config": asdict(cfg),
+        "threads": torch.get_num_threads(),
+        "results": {v: [asdict(r) for r in rs] for v, rs in results.items()},
+    }
+    (out_dir / "bench_chat.json").write_text(json.dumps(report, indent=2))
+    (out_dir / "bench_chat.md").write_text(markdown_table(results))
+    plot(results, cfg, out_dir / "bench_chat.png")
+    return report
+
+
+def markdown_table(results: dict[str, list[TurnResult]]) -> str:
+    variants = list(results)
+    first = results[variants[0]]
+    head = "| turn | history tokens | " + " | ".join(f"TTFT {v} (s)" for v in variants)
+    head += " | chunks encoded (cache) | chunks encoded (nocache) |\n"
+    head += "|" + "---|" * (2 + len(variants) + 2) + "\n"
+    rows = []
+    for i, r in enumerate(first):
+        cells = [str(r.turn), str(r.history_tokens)]
+        for v in variants:
+            t = results[v][i].ttft_s
+            cells.append("n/a" if t is None else f"{t:.3f}")
+        for v in ("cache", "nocache"):
+            cells.append(str(results[v][i].chunks_encoded) if v in results else "-")
+        rows.append("| " + " | ".join(cells) + " |")
+    lines = [head + "\n".join(rows)]
+    if "cache" in results:
+        c = results["cache"]
+        lines.append(
+            f"\nWith the cache, TTFT at turn {c[-1].turn} ({c[-1].history_tokens} tokens of history) is "
+            f"{c[-1].ttft_s / c[0].ttft_s:.2f}x turn 1's."
+        )
+    if "nocache" in results and "cache" in results:
+        n = results["nocache"]
+        lines.append(
+            f"Without it, {n[-1].ttft_s / n[0].ttft_s:.2f}x; at the last turn the cache is "
+            f"{n[-1].ttft_s / results['cache'][-1].ttft_s:.1f}x faster."
+        )
+    return "\n".join(lines) + "\n"
+
+
+def plot(results: dict[str, list[TurnResult]], cfg: BenchConfig, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = {
+        "cache": "SharedLLM + per-conversation ContextCache",
+        "nocache": "SharedLLM, chunks re-encoded",
+        "base": "base model, full attention",
+    }
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    for variant, rows in results.items():
+        pts = [(r.history_tokens / 1000, r.ttft_s) for r in rows if r.ttft_s is not None]
+        if pts:
+            ax.plot(*zip(*pts, strict=True), marker="o", label=labels.get(variant, variant))
+    ax.set_xlabel("history length at the turn (K tokens)")
+    ax.set_ylabel("time to first token (s)")
+    ax.set_title(f"Growing chat, {cfg.turns} turns: TTFT per turn (CPU, {torch.get_num_threads()} threads)")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

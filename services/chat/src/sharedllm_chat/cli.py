@@ -1,0 +1,78 @@
+"""`sharedllm-chat`: serve the chat API, or benchmark time to first token over a growing chat."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+
+from sharedllm_chat.settings import Settings
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+console = Console()
+
+
+@app.command()
+def serve(
+    host: str | None = typer.Option(None, help="default: settings (SHAREDLLM_CHAT_HOST, 127.0.0.1)"),
+    port: int | None = typer.Option(None, help="default: settings (SHAREDLLM_CHAT_PORT, 8000)"),
+    model_path: str | None = typer.Option(None, help="a SharedLLM checkpoint (from_pretrained)"),
+    base_model: str | None = typer.Option(None, help="a Llama-family checkpoint to wrap (from_base)"),
+    served_model_name: str | None = typer.Option(None, help="the model id clients ask for"),
+) -> None:
+    """Start the server. With no model given, a tiny random SharedLLM is made on the spot."""
+    import uvicorn
+
+    from sharedllm_chat.main import create_app
+
+    overrides = {
+        k: v
+        for k, v in dict(
+            host=host,
+            port=port,
+            model_path=model_path,
+            base_model=base_model,
+            served_model_name=served_model_name,
+        ).items()
+        if v is not None
+    }
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as exc:
+        for err in exc.errors():
+            console.print(f"[red]setting {'.'.join(map(str, err['loc'])) or '-'}: {err['msg']}[/red]")
+        raise typer.Exit(2) from None
+    console.print(
+        f"serving [bold]{settings.served_model_name}[/bold] on http://{settings.host}:{settings.port}/v1"
+    )
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+
+
+@app.command()
+def bench(
+    out: Path = typer.Option(Path("runs/bench-chat"), help="where the JSON, table and PNG go"),
+    turns: int = typer.Option(10, min=2),
+    user_chars: int = typer.Option(4000, min=1, help="tokens each user turn adds (byte-level tokenizer)"),
+    base_max_tokens: int = typer.Option(16_384, min=0, help="longest history the full-attention base runs"),
+    repeats: int = typer.Option(1, min=1, help="runs per variant; the median per turn is reported"),
+    variants: str = typer.Option("cache,nocache,base", help="comma-separated: cache, nocache, base"),
+) -> None:
+    """Time to first token for turns 1..N of a growing chat: cache vs no cache vs full attention."""
+    from sharedllm_chat.bench import VARIANTS, BenchConfig, run_bench
+
+    chosen = tuple(v.strip() for v in variants.split(",") if v.strip())
+    unknown = [v for v in chosen if v not in VARIANTS]
+    if unknown:
+        raise typer.BadParameter(
+            f"unknown variants {unknown}; choose from {list(VARIANTS)}", param_hint="variants"
+        )
+    cfg = BenchConfig(turns=turns, user_chars=user_chars, base_max_tokens=base_max_tokens, repeats=repeats)
+    run_bench(cfg, out, chosen)
+    console.print((out / "bench_chat.md").read_text())
+    console.print(f"wrote {out / 'bench_chat.json'}, {out / 'bench_chat.md'}, {out / 'bench_chat.png'}")
+
+
+if __name__ == "__main__":
+    app()
