@@ -53,3 +53,9 @@ bench-sharedllm: install
 .PHONY: bench-sharedllm-quality
 bench-sharedllm-quality: install
 	nice -n 10 $(BIN)/python packages/sharedllm/benchmarks/quality/run.py --out runs/sharedllm-quality $(BENCH_ARGS)
+
+# Chat service: time to first token over the turns of a growing chat (past 32K tokens), with the per-conversation
+# ContextCache, without it, and the base model with full attention: table, JSON and PNG in services/chat/benchmarks.
+.PHONY: bench-chat
+bench-chat: install
+	nice -n 10 $(BIN)/sharedllm-chat bench --out services/chat/benchmarks $(BENCH_ARGS)
