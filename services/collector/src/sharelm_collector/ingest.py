@@ -46,13 +46,17 @@ def serialise(conv: Conversation) -> str:
         raise InvalidContribution(("body",), f"text is not valid Unicode: {exc}") from None
 
 
-def prepare(conv: Conversation, *, user_id: str | None = None) -> tuple[Conversation, str]:
-    """The redacted conversation and its stored JSON. `user_id` (the authenticated contributor) overrides
-    whatever the client claimed."""
+def redacted(conv: Conversation) -> Conversation:
+    """Checked and redacted: CPU work done before the request touches the database (short transactions)."""
     check_conversation_id(conv.conversation_id)
+    return redact(conv)
+
+
+def document(conv: Conversation, *, user_id: str | None = None) -> tuple[Conversation, str]:
+    """The conversation as stored, and its JSON. `user_id` (the authenticated contributor) overrides
+    whatever the client claimed."""
     if user_id is not None:
         conv = conv.model_copy(update={"user_id": user_id})
-    conv = redact(conv)
     return conv, serialise(conv)
 
 

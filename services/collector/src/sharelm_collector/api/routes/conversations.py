@@ -38,7 +38,7 @@ def _not_found(conversation_id: str) -> HTTPException:
 
 
 def _store(session, contributor_id: str, conv: Conversation) -> ConversationSaved:
-    conv, document = ingest.prepare(conv, user_id=contributor_id)
+    conv, document = ingest.document(conv, user_id=contributor_id)
     saved = crud.upsert_conversation(
         session, owner=contributor_owner(contributor_id), contributor_id=contributor_id,
         conversation_id=conv.conversation_id, source=conv.source, document=document,
@@ -56,6 +56,7 @@ def _store(session, contributor_id: str, conv: Conversation) -> ConversationSave
 def save_conversation(
     conversation: Conversation, response: Response, session: SessionDep, token_hash: TokenHash
 ) -> ConversationSaved:
+    conversation = ingest.redacted(conversation)
     contributor = resolve_contributor(session, token_hash)
     saved = _store(session, contributor.id, conversation)
     session.commit()  # acknowledged only once committed
@@ -75,14 +76,16 @@ def save_batch(
             detail=f"batch has {len(batch.conversations)} conversations, over the cap of "
             f"{settings.max_batch}",
         )
-    contributor = resolve_contributor(session, token_hash)
-    results = []
+    convs = []
     for i, conv in enumerate(batch.conversations):
         try:
-            results.append(_store(session, contributor.id, conv))
+            convs.append(ingest.redacted(conv))
+            ingest.serialise(conv)  # fail on unencodable text before the transaction starts
         except ingest.InvalidContribution as exc:
             exc.loc = ("body", "conversations", i, *exc.loc[1:])
             raise
+    contributor = resolve_contributor(session, token_hash)
+    results = [_store(session, contributor.id, conv) for conv in convs]
     session.commit()
     for saved in results:
         metrics.STORED.labels(saved.status).inc()

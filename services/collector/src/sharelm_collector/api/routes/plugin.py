@@ -25,13 +25,13 @@ router = APIRouter(tags=["plugin"], dependencies=[Depends(limit_ip)])
 def save_plugin_upload(
     upload: PluginUpload, session: SessionDep, token_hash: OptionalTokenHash
 ) -> PluginSaved:
-    conv = ingest.from_plugin(upload)
+    conv = ingest.redacted(ingest.from_plugin(upload))
     if token_hash is not None:
         contributor_id = resolve_contributor(session, token_hash).id
         owner = contributor_owner(contributor_id)
     else:
         contributor_id, owner = None, plugin_owner(conv.user_id)
-    conv, document = ingest.prepare(conv)
+    conv, document = ingest.document(conv)
     status = crud.upsert_conversation(
         session, owner=owner, contributor_id=contributor_id, conversation_id=conv.conversation_id,
         source=conv.source, document=document,
