@@ -59,3 +59,10 @@ bench-sharedllm-quality: install
 .PHONY: bench-chat
 bench-chat: install
 	nice -n 10 $(BIN)/sharedllm-chat bench --out services/chat/benchmarks $(BENCH_ARGS)
+
+# Collector uploads (1 KB conversations, redaction on) at 1/16/64 clients from a separate load process, on SQLite and
+# on a throwaway PostgreSQL: table (results.md), JSON, PNG and py-spy profiles in services/collector/benchmarks.
+.PHONY: bench-collector
+bench-collector: install
+	$(BIN)/pip install -q -e "services/collector[bench]"
+	nice -n 10 $(BIN)/sharelm-collector bench --out services/collector/benchmarks $(BENCH_ARGS)
