@@ -1,4 +1,6 @@
 import json
+from functools import lru_cache
+from itertools import islice
 
 import pytest
 
@@ -19,8 +21,9 @@ PUBLIC_COLUMNS = [
 ]
 
 
-def sample() -> list[Conversation]:
-    convs = list(load_corpus(["english"]))[:50]
+@lru_cache(maxsize=1)
+def _sample() -> tuple[Conversation, ...]:
+    convs = list(islice(load_corpus(["english"]), 50))
     rated = Conversation.model_validate(
         {
             "conversation": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}],
@@ -29,7 +32,11 @@ def sample() -> list[Conversation]:
             "conversation_metadata": {"message_ratings": [-1], "rate": "thumbdown", "extra": {"k": [1, 2]}},
         }
     )
-    return [*convs, rated]
+    return (*convs, rated)
+
+
+def sample() -> list[Conversation]:
+    return list(_sample())
 
 
 @pytest.mark.parametrize("name", ["snap.parquet", "snap_dir", "snap.jsonl", "snap.jsonl.gz"])

@@ -12,6 +12,7 @@ from functools import lru_cache
 from sharelm.schema import Conversation
 
 MAX_CHARS = 1_000  # enough for a confident guess; longer texts only cost time
+MIN_USER_CHARS = 60
 NAMES = {"BOKMAL": "Norwegian", "NYNORSK": "Norwegian"}
 
 
@@ -30,8 +31,11 @@ def language_name(lang) -> str:
 
 
 def sample_text(conv: Conversation) -> str:
-    user = [m.content for m in conv.conversation if m.role == "user"]
-    return " ".join(user or [m.content for m in conv.conversation])[:MAX_CHARS]
+    """The user's words; the whole conversation when they are too short to judge (a greeting)."""
+    user = " ".join(m.content for m in conv.conversation if m.role == "user")
+    if len(user) < MIN_USER_CHARS:
+        return " ".join(m.content for m in conv.conversation)[:MAX_CHARS]
+    return user[:MAX_CHARS]
 
 
 class LanguageTagger:

@@ -14,13 +14,15 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-from sharelm.dedup import Deduplicator
 from sharelm.export import save_dataset
 from sharelm.redact import redact_conversation
 from sharelm.schema import Conversation
 from sharelm.sources import ImportReport, import_file
+
+if TYPE_CHECKING:
+    from sharelm.dedup import Deduplicator  # needs the [clean] extra (numpy, datasketch)
 
 
 @dataclass
@@ -110,6 +112,8 @@ def pipeline(
     if options.redact:
         convs = redact_stage(convs, report)
     if options.dedup:
+        from sharelm.dedup import Deduplicator
+
         dedup = Deduplicator(near=options.near_dup, threshold=options.threshold, window=options.window)
         report.dedup = dedup.stats.__dict__  # live view: counts update as the build streams
         convs = dedup_stage(convs, dedup, drops)

@@ -33,9 +33,9 @@ class CollectionStats:
         self.by_source[conv.source or "unknown"] += 1
         self.by_model[conv.model_name or "unknown"] += 1
         self.by_language[meta.language or "unknown"] += 1
-        self.by_rate[meta.rate or "none"] += 1
+        self.by_rate[f"conversation: {meta.rate or 'not rated'}"] += 1
         for r in meta.message_ratings:
-            self.message_ratings[RATING_NAMES[r]] += 1
+            self.message_ratings[f"message: {RATING_NAMES[r]}"] += 1
         self.turns[sum(m.role == "user" for m in conv.conversation)] += 1
 
     def to_dict(self, top: int = 50) -> dict[str, Any]:

@@ -68,7 +68,7 @@ def error_reason(exc: Exception) -> str:
         return validation_reason(exc)
     if isinstance(exc, KeyError):
         return f"missing field {exc.args[0]!r}"
-    return f"{type(exc).__name__}: {exc}"
+    return str(exc) if isinstance(exc, ValueError) else f"{type(exc).__name__}: {exc}"
 
 
 def iter_rows(path: str | Path) -> Iterator[tuple[int, Row | RowError]]:
@@ -80,7 +80,9 @@ def iter_rows(path: str | Path) -> Iterator[tuple[int, Row | RowError]]:
         import yaml
 
         try:
-            yield 1, {"__yaml_path__": str(path), **(yaml.safe_load(path.read_text(encoding="utf-8")) or {})}
+            loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+            data = yaml.load(path.read_text(encoding="utf-8"), Loader=loader) or {}
+            yield 1, {"__yaml_path__": str(path), **data}
         except yaml.YAMLError as exc:
             yield 1, RowError(str(path), 1, f"invalid YAML: {exc}")
         return

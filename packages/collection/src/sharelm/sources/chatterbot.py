@@ -16,6 +16,7 @@ from sharelm.schema import Conversation
 from sharelm.sources.base import Row, Source
 
 SOURCE_NAME = "chatterbot_corpus"
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's parser when built in: ~10x faster
 
 # Directory name -> language name as the public datasets spell it (LMSYS / WildChat use English names).
 LANGUAGE_NAMES = {
@@ -57,7 +58,7 @@ def dialog_to_conversation(
 
 
 def load_file(path: Path, language: str | None = None) -> Iterator[Conversation]:
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    data = yaml.load(path.read_text(encoding="utf-8"), Loader=_LOADER) or {}
     lang_dir = path.parent.name
     categories = data.get("categories") or [path.stem]
     topic = str(categories[0])

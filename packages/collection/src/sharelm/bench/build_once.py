@@ -1,0 +1,46 @@
+"""One build in a fresh process, so its peak memory is its own: `python -m sharelm.bench.build_once`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from sharelm.pipeline import BuildOptions, build
+
+STAGES = {
+    "validate": BuildOptions(redact=False, dedup=False, language=False),
+    "validate+redact": BuildOptions(dedup=False, language=False),
+    "validate+redact+exact-dedup": BuildOptions(near_dup=False, language=False),
+    "validate+redact+dedup": BuildOptions(language=False),
+    "full (+language)": BuildOptions(),
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("input")
+    parser.add_argument("output")
+    parser.add_argument("--stage", choices=list(STAGES), default="validate+redact+dedup")
+    args = parser.parse_args()
+    report = build([args.input], args.output, STAGES[args.stage])
+    n = report.imported.conversations
+    print(
+        json.dumps(
+            {
+                "stage": args.stage,
+                "conversations_in": n,
+                "conversations_out": report.written,
+                "seconds": round(report.seconds, 2),
+                "cpu_seconds": round(report.cpu_seconds, 2),
+                "conv_per_s": round(n / report.seconds, 1),
+                "conv_per_cpu_s": round(n / report.cpu_seconds, 1),
+                "peak_rss_mb": round(report.peak_rss_mb, 1),
+                "dedup": report.dedup,
+                "redacted_conversations": report.redacted_conversations,
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

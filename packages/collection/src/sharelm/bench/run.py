@@ -1,0 +1,148 @@
+"""`sharelm bench`: end-to-end build throughput and peak memory on generated collections, and redaction
+speed and accuracy against the `anonymization` package. Writes bench.json and bench.png."""
+
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from sharelm.bench.generate import generate
+from sharelm.io import read_jsonl, write_jsonl
+
+Log = Callable[[str], None]
+
+
+def dataset(n: int, out_dir: Path, log: Log, seed: int = 0) -> Path:
+    path = out_dir / f"generated-{n}-seed{seed}.jsonl"
+    if path.exists():
+        log(f"reusing {path}")
+        return path
+    log(f"generating {n:,} conversations -> {path}")
+    tmp = path.with_suffix(".partial")
+    write_jsonl(generate(n, seed=seed), tmp)
+    tmp.rename(path)
+    return path
+
+
+def build_in_subprocess(data: Path, out_dir: Path, stage: str) -> dict[str, Any]:
+    output = out_dir / "built.jsonl"
+    proc = subprocess.run(
+        [sys.executable, "-m", "sharelm.bench.build_once", str(data), str(output), "--stage", stage],
+        capture_output=True,
+        text=True,
+    )
+    output.unlink(missing_ok=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"build failed ({stage}):\n{proc.stderr[-2000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def redaction_speed(data: Path, n_texts: int, log: Log) -> dict[str, Any]:
+    """CPU time per ~1 KB conversation text, ours vs anonymization, on the same texts."""
+    from sharelm.bench.pii_eval import baseline, ours
+
+    texts = []
+    for conv in read_jsonl(data):
+        texts.append("\n".join(m.content for m in conv.conversation))
+        if len(texts) >= n_texts:
+            break
+    result: dict[str, Any] = {"texts": len(texts), "mean_chars": round(statistics.mean(map(len, texts)))}
+    for name, fn in (("sharelm", ours()), ("anonymization", baseline())):
+        log(f"redaction speed: {name} on {len(texts)} texts")
+        t = time.process_time()
+        for text in texts:
+            fn(text)
+        cpu = time.process_time() - t
+        result[name] = {
+            "us_per_text": round(cpu / len(texts) * 1e6, 1),
+            "texts_per_cpu_s": round(len(texts) / cpu),
+        }
+    result["speedup"] = round(result["anonymization"]["us_per_text"] / result["sharelm"]["us_per_text"], 1)
+    return result
+
+
+def plot(results: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, 2, figsize=(13, 9))
+    stages = results.get("stages", [])
+    ax = axes[0, 0]
+    ax.barh([s["stage"] for s in stages], [s["conv_per_cpu_s"] for s in stages], color="#4C72B0")
+    ax.axvline(10_000, color="red", linestyle="--", label="aim: 10k conv/s")
+    ax.set_title(f"build throughput, {results.get('stage_size', 0):,} conversations (per CPU second)")
+    ax.legend()
+    ax = axes[0, 1]
+    scale = results.get("scaling", [])
+    ax.bar([f"{s['conversations_in']:,}" for s in scale], [s["peak_rss_mb"] for s in scale], color="#55A868")
+    ax.set_ylabel("peak RSS (MB)")
+    ax.set_title("peak memory, validate + redact + dedup")
+    red = results.get("redaction_speed", {})
+    ax = axes[1, 0]
+    if red:
+        names = ["sharelm", "anonymization"]
+        ax.bar(names, [red[n]["us_per_text"] for n in names], color=["#4C72B0", "#C44E52"])
+        ax.set_yscale("log")
+        ax.set_ylabel("CPU µs per ~1 KB text (log)")
+        ax.set_title(f"redaction speed: sharelm {red['speedup']}x faster")
+    pii = results.get("pii_eval", {})
+    ax = axes[1, 1]
+    if pii:
+        labels, vals, colors = [], [], []
+        for name, color in (("sharelm", "#4C72B0"), ("anonymization", "#C44E52")):
+            for scope in ("all_types", "baseline_types"):
+                o = pii[name][scope]["overall"]
+                labels += [f"{name}\n{scope}\nprecision", f"{name}\n{scope}\nrecall"]
+                vals += [o["precision"], o["recall"]]
+                colors += [color, color]
+        ax.bar(range(len(vals)), vals, color=colors)
+        ax.set_xticks(range(len(vals)), labels, fontsize=6)
+        ax.set_ylim(0, 1.05)
+        ax.set_title(f"labelled PII set ({pii['examples']} examples)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def run_bench(
+    sizes: list[int],
+    out_dir: Path,
+    *,
+    stage_size: int | None = None,
+    pii_per_type: int = 200,
+    redaction_texts: int = 2_000,
+    keep_data: bool = False,
+    log: Log = print,
+) -> dict[str, Any]:
+    from sharelm.bench.build_once import STAGES
+    from sharelm.bench.pii_eval import compare
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stage_size = stage_size or min(sizes)
+    results: dict[str, Any] = {"sizes": sizes, "stage_size": stage_size, "python": sys.version.split()[0]}
+    data = {n: dataset(n, out_dir, log) for n in sorted(set(sizes) | {stage_size})}
+    results["stages"] = []
+    for stage in STAGES:
+        log(f"build {stage} on {stage_size:,}")
+        results["stages"].append(build_in_subprocess(data[stage_size], out_dir, stage))
+    results["scaling"] = []
+    for n in sizes:
+        log(f"build validate+redact+dedup on {n:,}")
+        results["scaling"].append(build_in_subprocess(data[n], out_dir, "validate+redact+dedup"))
+    results["redaction_speed"] = redaction_speed(data[stage_size], redaction_texts, log)
+    log("labelled PII evaluation")
+    results["pii_eval"] = compare(pii_per_type)
+    (out_dir / "bench.json").write_text(json.dumps(results, indent=2))
+    plot(results, out_dir / "bench.png")
+    if not keep_data:
+        for path in data.values():
+            path.unlink(missing_ok=True)
+    return results
