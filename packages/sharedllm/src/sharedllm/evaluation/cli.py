@@ -89,12 +89,15 @@ def ppl(
         rows_to_json,
     )
 
+    length_list = _ints(lengths, "lengths")
     shared, base_model, tok = _load_models(model, base)
     chosen = [m.strip() for m in methods.split(",") if m.strip()] or [
         m for m in METHODS if (m in BASE_METHODS and base_model) or (m in SHAREDLLM_METHODS and shared)
     ]
-    texts, groups = eval_documents(data, kind, text_field, pattern)
-    length_list = _ints(lengths, "lengths")
+    try:
+        texts, groups = eval_documents(data, kind, text_field, pattern)
+    except (FileNotFoundError, ValueError) as exc:
+        _fail(str(exc))
     docs = tokenize_documents(tok, texts)
     keep = [i for i, d in enumerate(docs) if len(d) >= max(length_list)][:num_docs]
     if not keep:

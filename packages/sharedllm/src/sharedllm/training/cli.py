@@ -63,10 +63,13 @@ def read_documents(data: str, kind: str, text_field: str, pattern: str, limit: i
     from sharedllm.data.corpus import python_source_corpus
     from sharedllm.data.sources import load_texts
 
-    if data == "python" or data.startswith("python:"):
-        corpus = python_source_corpus(data.partition(":")[2] or None)
-        return [d.text for d in corpus.train[:limit]]
-    return list(load_texts(data, kind=kind, text_field=text_field, pattern=pattern, limit=limit))
+    try:
+        if data == "python" or data.startswith("python:"):
+            corpus = python_source_corpus(data.partition(":")[2] or None)
+            return [d.text for d in corpus.train[:limit]]
+        return list(load_texts(data, kind=kind, text_field=text_field, pattern=pattern, limit=limit))
+    except (FileNotFoundError, ValueError) as exc:
+        _fail(f"cannot read --data {data}: {exc}")
 
 
 # Options shared by the training commands.

@@ -1,0 +1,30 @@
+import json
+
+from sharedllm.evaluation.quality import METHODS, QualityConfig, run_quality
+
+
+def test_quality_pipeline_runs_every_stage_and_caches_them(code_root, tmp_path):
+    """The bench end to end at toy sizes: tokenizer, base from scratch, SharedLLM, perplexity table."""
+    cfg = QualityConfig.smoke(tmp_path / "q", corpus_root=code_root)
+    logs = []
+    result = run_quality(cfg, log=logs.append)
+    rows = {(r["method"], r["length"]) for r in result["rows"]}
+    assert rows == {(m, n) for m in METHODS for n in cfg.lengths}
+    assert all(r["tokens"] == r["docs"] * cfg.score_len for r in result["rows"])
+    assert all(doc.split("/")[0] in ("email", "dbm") for doc in result["eval_documents"])  # held-out packages
+    for name in (
+        "table.md",
+        "ppl.png",
+        "base/loss_curve.png",
+        "sharedllm/loss_curve.png",
+        "tokenizer/tokenizer.json",
+    ):
+        assert (cfg.out / name).stat().st_size > 0
+    assert json.loads((cfg.out / "results.json").read_text())["table"] == result["table"]
+
+    logs.clear()
+    again = run_quality(cfg, log=logs.append)  # every training stage is cached now
+    assert any("[base] cached" in line for line in logs) and any(
+        "[sharedllm] cached" in line for line in logs
+    )
+    assert again["rows"] == result["rows"]
