@@ -51,13 +51,14 @@
       box = document.createElement('span');
       box.className = 'sharelm-ui sharelm-thumbs';
       box.setAttribute('style', 'display:inline-flex;gap:4px;margin:4px 0;font-size:14px;');
-      for (const [v, label, title] of [[1, '\u{1F44D}', 'Good answer (ShareLM)'], [-1, '\u{1F44E}', 'Bad answer (ShareLM)']]) {
+      for (const [v, title] of [[1, 'Good answer (ShareLM)'], [-1, 'Bad answer (ShareLM)']]) {
         const b = document.createElement('button');
         b.type = 'button';
         b.dataset.value = String(v);
         b.title = title;
-        b.textContent = label;
-        b.setAttribute('style', 'border:1px solid #bbb;border-radius:6px;background:#fff;cursor:pointer;padding:0 6px;opacity:.55;');
+        b.setAttribute('aria-label', title);
+        b.appendChild(globalThis.ShareLM.icons.thumb(document, v < 0));
+        b.setAttribute('style', 'border:1px solid #bbb;border-radius:6px;background:#fff;color:#374151;cursor:pointer;padding:2px 6px;line-height:0;opacity:.6;');
         box.appendChild(b);
       }
       el.appendChild(box);
@@ -66,8 +67,9 @@
     for (const b of box.querySelectorAll('button')) {
       const on = ratings[index] === Number(b.dataset.value);
       b.setAttribute('aria-pressed', String(on));
-      b.style.opacity = on ? '1' : '.55';
+      b.style.opacity = on ? '1' : '.6';
       b.style.background = on ? '#dbeafe' : '#fff';
+      b.style.color = on ? '#1d4ed8' : '#374151';
     }
   }
 
@@ -88,6 +90,8 @@
     }
   }, true);
 
+  const bodyTextLength = () => (document.body ? document.body.textContent.length : 0);
+
   function checkHealth(snap) {
     const now = Date.now();
     const userCount = snap.messages.filter((m) => m.role === 'user').length;
@@ -95,7 +99,7 @@
       lastUserCount = userCount;
       lastUserChange = now;
     }
-    const text = document.body ? document.body.textContent.length : 0;
+    const text = bodyTextLength();
     if (snap.messages.length) baselineText = text;
     const status = X.health(adapter, snap, {
       sinceLoadMs: now - loadedAt,
@@ -117,6 +121,7 @@
       lastUrl = location.href;
       loadedAt = Date.now();
       lastHealth = '';
+      baselineText = bodyTextLength();
     }
     const snap = X.extract(adapter, document, location.href);
     checkHealth(snap);
@@ -177,6 +182,7 @@
     const rootEl = (adapter.root && document.querySelector(adapter.root)) || document.body || document.documentElement;
     observer.observe(rootEl, { childList: true, subtree: true, characterData: true });
     loadedAt = Date.now();
+    baselineText = bodyTextLength(); // text the page had before any chat grew it
     scan();
     // A page that never mutates still gets a health verdict once the grace period is over.
     setTimeout(scan, 4500);

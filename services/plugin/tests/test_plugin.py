@@ -175,6 +175,7 @@ def test_browser_end_to_end_with_real_collector(collector, tmp_path):
         if proc.poll() is None:
             proc.kill()
     log = (tmp_path / "e2e.log").read_text()
+    print(log[-3000:])  # step timings, shown with -rP
     assert not problems, "\n".join(problems)
     assert rc == 0, log[-6000:]
     assert verified == 2, log[-3000:]

@@ -36,12 +36,13 @@
   }
 
   function thumbs(pressed, onRate, label) {
-    return [[1, '\u{1F44D}', 'thumbup'], [-1, '\u{1F44E}', 'thumbdown']].map(([v, icon, name]) => el('button', {
+    return [[1, 'thumbup'], [-1, 'thumbdown']].map(([v, name]) => el('button', {
       class: `thumb ${name}`,
       title: `${label}: ${name === 'thumbup' ? 'good' : 'bad'}`,
+      'aria-label': `${label}: ${name === 'thumbup' ? 'good' : 'bad'}`,
       'aria-pressed': String(pressed === v || pressed === name),
       onclick: () => onRate(v, name),
-    }, icon));
+    }, globalThis.ShareLM.icons.thumb(document, v < 0)));
   }
 
   function renderConversation(c, settings) {

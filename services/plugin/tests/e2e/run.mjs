@@ -23,7 +23,8 @@ const here = dirname(fileURLToPath(import.meta.url));
 const pluginDir = resolve(here, '..', '..');
 const OUT = process.env.SHARELM_E2E_OUT || join(pluginDir, 'test-results', 'e2e');
 mkdirSync(OUT, { recursive: true });
-const log = (...a) => process.stderr.write(`[e2e] ${a.join(' ')}\n`);
+const t0 = Date.now();
+const log = (...a) => process.stderr.write(`[e2e ${((Date.now() - t0) / 1000).toFixed(1)}s] ${a.join(' ')}\n`);
 
 const PII = ['jane.doe@example.com', '415 555 0132'];
 const answerMd = (q) => `Here is what I know about **${q}**:\n\n\`\`\`js\nconsole.log(${q.length});\nreturn true;\n\`\`\`\n\n` +
@@ -34,12 +35,15 @@ async function chat(page, text) {
   const before = Number(await page.evaluate(() => document.body.dataset.fixtureAnswers || 0));
   await page.fill('[data-fixture-input]', text);
   await page.click('[data-fixture-send]');
-  await page.waitForFunction((n) => Number(document.body.dataset.fixtureAnswers || 0) > n, before);
+  await page.waitForFunction((n) => Number(document.body.dataset.fixtureAnswers || 0) > n, before, POLL);
 }
+
+// Polling on a timer: requestAnimationFrame (the default) does not run in background tabs.
+const POLL = { polling: 100, timeout: 15000 };
 
 const thumbsCount = (page) => page.locator('.sharelm-thumbs').count();
 async function waitThumbs(page, n, what) {
-  await page.waitForFunction((k) => document.querySelectorAll('.sharelm-thumbs').length === k, n, { timeout: 8000 })
+  await page.waitForFunction((k) => document.querySelectorAll('.sharelm-thumbs').length === k, n, POLL)
     .catch(async () => { throw new Error(`${what}: expected ${n} rating bars, found ${await thumbsCount(page)}`); });
 }
 
@@ -70,6 +74,7 @@ async function main() {
     const extId = new URL(sw.url()).host;
     const stored = async () => Object.keys(await sw.evaluate(() => chrome.storage.local.get(null))).filter((k) => k.startsWith('conv:'));
 
+    log('step 1');
     // 1. Before consent: a chat happens, nothing is stored and no buttons appear.
     const early = await context.newPage();
     await early.goto(FIXTURES.chatgpt.url);
@@ -79,6 +84,7 @@ async function main() {
     assert.equal(await thumbsCount(early), 0);
     await early.close();
 
+    log('step 2');
     // 2. Consent in the popup (both boxes needed).
     const popup = await context.newPage();
     await popup.setViewportSize({ width: 460, height: 820 });
@@ -102,6 +108,7 @@ async function main() {
     assert.equal(settings.holdHours, 24, 'default hold is 24 h');
     assert.deepEqual(settings.excludedSites, ['copilot']);
 
+    log('step 3');
     // 3. Chat on every platform: the saved conversation is captured at once (two answers, two rating bars),
     //    a new exchange streams in and is captured too.
     const pages = {};
@@ -123,7 +130,7 @@ async function main() {
     await chat(fresh, 'second question in the same chat');
     await waitThumbs(fresh, 2, 'new chatgpt chat');
     const freshKey = `chatgpt:${freshId.split('/')[1]}`;
-    await popup.waitForFunction((k) => document.querySelector(`li.conv[data-key="${k}"]`), freshKey);
+    await popup.waitForFunction((k) => document.querySelector(`li.conv[data-key="${k}"]`), freshKey, POLL);
 
     // Per-site "don't share": Copilot is excluded, nothing is kept there.
     const copilot = await context.newPage();
@@ -133,25 +140,34 @@ async function main() {
     assert.ok(!(await stored()).some((k) => k.startsWith('conv:copilot')), 'excluded site captured');
 
     // Global pause: a chat opened while paused is not captured; resuming captures it.
+    await popup.bringToFront();
     await popup.check('#pause');
     const pausedPage = await context.newPage();
     await pausedPage.goto('https://claude.ai/chat/00000000-0000-4000-8000-00000000aaaa');
     await pausedPage.waitForTimeout(1200);
     assert.ok(!(await stored()).includes('conv:claude:00000000-0000-4000-8000-00000000aaaa'), 'captured while paused');
+    await popup.bringToFront();
     await popup.uncheck('#pause');
     await waitThumbs(pausedPage, 2, 'after resume');
     await pausedPage.close();
     await send({ type: 'delete', key: 'claude:00000000-0000-4000-8000-00000000aaaa' });
 
+    log('step 4');
     // 4. Ratings: in the page (injected buttons) and in the popup.
+    // Playwright waits for animation frames before clicking, and background tabs get none: each page is
+    // brought to the front before it is used.
+    await fresh.bringToFront();
     await fresh.locator('.sharelm-thumbs').nth(0).locator('button[data-value="1"]').click();
+    await pages.claude.bringToFront();
     await pages.claude.locator('.sharelm-thumbs').nth(2).locator('button[data-value="-1"]').click();
+    await pages.gradio.bringToFront();
     const g = pages.gradio.locator('.sharelm-thumbs').nth(1);
     await g.locator('button[data-value="1"]').click();
     await g.locator('button[data-value="1"]').click(); // clicking again clears it
     await g.locator('button[data-value="-1"]').click();
-    await pages.gradio.waitForFunction(() => document.querySelectorAll('.sharelm-thumbs')[1].querySelector('[data-value="-1"]').getAttribute('aria-pressed') === 'true');
+    await pages.gradio.waitForFunction(() => document.querySelectorAll('.sharelm-thumbs')[1].querySelector('[data-value="-1"]').getAttribute('aria-pressed') === 'true', null, POLL);
     const li = (key) => popup.locator(`li.conv[data-key="${key}"]`);
+    await popup.bringToFront();
     await li(keyOf('gemini')).locator('.controls button.thumbup').click();
     await li(keyOf('perplexity')).locator('.controls button.thumbdown').click();
     await li(keyOf('hf-chatui')).locator('button.show').click();
@@ -159,26 +175,30 @@ async function main() {
     await popup.waitForFunction((k) => {
       const b = document.querySelectorAll(`li.conv[data-key="${k}"] .msg-thumbs button.thumbup`)[1];
       return b && b.getAttribute('aria-pressed') === 'true';
-    }, keyOf('hf-chatui'));
+    }, keyOf('hf-chatui'), POLL);
     // The in-page buttons follow ratings given in the popup.
-    await pages['hf-chatui'].waitForFunction(() => document.querySelectorAll('.sharelm-thumbs')[1].querySelector('[data-value="1"]').getAttribute('aria-pressed') === 'true');
+    await pages['hf-chatui'].waitForFunction(() => document.querySelectorAll('.sharelm-thumbs')[1].querySelector('[data-value="1"]').getAttribute('aria-pressed') === 'true', null, POLL);
 
+    log('step 5');
     // 5. Delete one conversation, keep one local only ("don't share").
     await li(keyOf('poe')).locator('button.delete').click();
     await li(keyOf('poe')).waitFor({ state: 'detached' });
     await li(keyOf('deepseek')).locator('input.dont-share').check();
-    await popup.waitForFunction((k) => document.querySelector(`li.conv[data-key="${k}"]`).classList.contains('excluded'), keyOf('deepseek'));
+    await popup.waitForFunction((k) => document.querySelector(`li.conv[data-key="${k}"]`).classList.contains('excluded'), keyOf('deepseek'), POLL);
     // A deleted conversation is not captured again while its page stays open and grows.
+    await pages.poe.bringToFront();
     await chat(pages.poe, 'poe after delete');
     await pages.poe.waitForTimeout(800);
     assert.ok(!(await stored()).includes(`conv:${keyOf('poe')}`), 'deleted conversation came back');
     assert.equal(await thumbsCount(pages.poe), 0);
 
+    log('step 6');
     // 6. Redaction summary shown per conversation.
     const red = await li(keyOf('chatgpt')).locator('.redactions').textContent();
     assert.match(red, /1 email/);
     assert.match(red, /1 phone/);
 
+    log('step 7');
     // 7. Capture broken: ChatGPT renamed its role attribute on a conversation page.
     const broken = await context.newPage();
     await broken.goto('https://chatgpt.com/c/renamed-layout-1');
@@ -186,9 +206,11 @@ async function main() {
     const banner = await popup.locator('.broken[data-platform="chatgpt"]').textContent();
     assert.match(banner, /Capture broken on ChatGPT.*no messages match/);
     await broken.close();
+    await popup.bringToFront();
 
     // Screenshots: the list, then a preview with per-answer ratings.
     await popup.locator('#settings').evaluate((d) => { d.open = false; });
+    await popup.locator('#list').evaluate((l) => { l.scrollTop = 0; });
     await popup.screenshot({ path: join(OUT, 'popup-list.png') });
     await li(keyOf('hf-chatui')).scrollIntoViewIfNeeded();
     await popup.screenshot({ path: join(OUT, 'popup-ratings.png') });
@@ -220,6 +242,7 @@ async function main() {
     const notShared = state.conversations.filter((c) => c.dont_share).map((c) => c.conversation_id);
     assert.equal(notShared.length, 1);
 
+    log('step 8');
     // 8. Exports: JSONL lines validate against sharelm's schema; CSV has the public columns.
     const validate = new Ajv2020({ strict: false }).compile(JSON.parse(readFileSync(SCHEMA, 'utf8')));
     const [jsonl] = await Promise.all([popup.waitForEvent('download'), popup.click('#export-jsonl')]);
@@ -230,11 +253,12 @@ async function main() {
     const [csv] = await Promise.all([popup.waitForEvent('download'), popup.click('#export-csv')]);
     assert.ok(readFileSync(await csv.path(), 'utf8').startsWith('Conversation ID,User Message,Bot Response,'));
 
+    log('step 9');
     // 9. Publish; the collector dies right after acknowledging the first conversation.
     let killReply = null;
     proxy.armKill(async () => { killReply = await control.call('kill'); });
     await popup.click('#publish');
-    await popup.waitForFunction(() => /published/.test(document.getElementById('publish-result').textContent), null, { timeout: 30000 });
+    await popup.waitForFunction(() => /published/.test(document.getElementById('publish-result').textContent), null, { ...POLL, timeout: 30000 });
     const result = await popup.locator('#publish-result').textContent();
     log('publish result:', result);
     assert.equal(killReply && killReply.stored, 1, 'the collector had stored exactly one conversation when killed');
@@ -251,11 +275,12 @@ async function main() {
     }
     await control.call('verify', { expected, absent: notShared, forbidden: [...PII, 'before consent', 'poe after delete'] });
 
+    log('step 10');
     // 10. "Delete my data" erases everything of this contributor on the server.
     await popup.click('#settings summary');
     await popup.click('#delete-my-data');
     await popup.click('#delete-yes');
-    await popup.waitForFunction(() => /erased/.test(document.getElementById('delete-result').textContent));
+    await popup.waitForFunction(() => /erased/.test(document.getElementById('delete-result').textContent), null, POLL);
     await control.call('verify', { expected: [], absent: expected.map((e) => e.conversation_id), forbidden: [] });
     log('all steps passed');
   } finally {
