@@ -98,3 +98,15 @@ def test_query_policy_cache_matches_batched_forward(tokens):
     assert torch.isfinite(other_query).all()
     generated = model.generate(ids, context_cache=cache, max_new_tokens=4, do_sample=False)
     assert generated.shape == (1, 13)
+
+
+def test_forward_accepts_past_key_values_and_returns_a_loss(model, tokens):
+    ids, chunks = tokens(1, 10), tokens(1, 2, 64)
+    with torch.no_grad():
+        full = model(ids, context_input_ids=chunks, labels=ids)
+        prefix = model(ids[:, :6], context_input_ids=chunks, use_cache=True)
+        rest = model(
+            ids[:, 6:], past_key_values=prefix.cache, injected_context=prefix.injected_context, use_cache=True
+        )
+    assert full.loss is not None and torch.isfinite(full.loss)
+    assert torch.allclose(rest.logits, full.logits[:, 6:], atol=1e-5)
