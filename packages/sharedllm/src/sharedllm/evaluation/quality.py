@@ -35,7 +35,7 @@ class QualityConfig:
     tokenizer_chars: int = 8_000_000
     vocab_size: int = 4096
     base: BaseShape = field(default_factory=lambda: BaseShape(128, 4, 4, 352, 512))
-    base_steps: int = 400
+    base_steps: int = 250
     base_batch: int = 8
     base_lr: float = 2e-3
     injection_layers: int = 2
@@ -44,12 +44,12 @@ class QualityConfig:
     n_chunks: int = 8
     upper_len: int = 512
     preset: str = "paper"
-    shared_steps: int = 300
+    shared_steps: int = 120
     shared_batch: int = 8
     shared_lr: float = 5e-4
     lengths: tuple[int, ...] = (4096, 8192, 16384)
     score_len: int = 256
-    eval_docs: int = 20
+    eval_docs: int = 16
     full_max_len: int = 8192  # full attention at 16K costs more than every other method together on a CPU
     seed: int = 0
     threads: int | None = None  # torch threads; 1 is fastest on a machine shared with other jobs
