@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
@@ -13,23 +14,38 @@ from sharelm_collector import crud
 from sharelm_collector.core import metrics
 from sharelm_collector.core.config import Settings
 from sharelm_collector.core.security import hash_token, tokens_equal
-from sharelm_collector.models import Contributor
 
 _bearer = HTTPBearer(auto_error=False, description="A contributor token from POST /v1/contributors")
 
 
-def get_settings(request: Request) -> Settings:
+# These are async on purpose: FastAPI runs sync dependencies in the thread pool, one hop each. Creating a
+# Session does no I/O (it connects on first use, in the endpoint's thread), and by the time it is closed
+# the endpoint has committed and handed its connection back.
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    with request.app.state.db.session() as session:
-        yield session
+async def _close(session: Session) -> None:
+    if session.in_transaction():  # the endpoint failed mid-transaction: the rollback is database I/O
+        await run_in_threadpool(session.close)
+    else:
+        session.close()
 
 
-def get_read_session(request: Request) -> Iterator[Session]:
-    with request.app.state.db.read_session() as session:
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    session = request.app.state.db.session()
+    try:
         yield session
+    finally:
+        await _close(session)
+
+
+async def get_read_session(request: Request) -> AsyncIterator[Session]:
+    session = request.app.state.db.read_session()
+    try:
+        yield session
+    finally:
+        await _close(session)
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
@@ -94,11 +110,12 @@ async def optional_token_hash(
     return await _token_hash(request, credentials, required=False)
 
 
-def resolve_contributor(session: Session, token_hash: str) -> Contributor:
-    contributor = crud.contributor_by_token_hash(session, token_hash)
-    if contributor is None:
+def resolve_contributor(session: Session, token_hash: str) -> str:
+    """The id of the contributor holding the token (inside the caller's transaction), or 401."""
+    contributor_id = crud.contributor_by_token_hash(session, token_hash)
+    if contributor_id is None:
         raise _unauthorized("unknown or revoked token")
-    return contributor
+    return contributor_id
 
 
 async def require_operator(

@@ -27,13 +27,15 @@ SERVER_ENV = {
 
 
 def tree_cpu(pid: int) -> float:
-    """User+system CPU seconds of a process and its live descendants."""
+    """User+system CPU seconds of a process, its live descendants and its reaped children (PostgreSQL
+    backends come and go; the postmaster's children_* times keep the ones that ended)."""
     try:
         root = psutil.Process(pid)
         procs = [root, *root.children(recursive=True)]
+        t = root.cpu_times()
     except psutil.NoSuchProcess:
         return 0.0
-    total = 0.0
+    total = t.children_user + t.children_system
     for p in procs:
         try:
             t = p.cpu_times()
@@ -126,6 +128,8 @@ def main(*, backends: list[str], clients: list[int], seconds: float, warmup: flo
 
     console = Console()
     out.mkdir(parents=True, exist_ok=True)
+    for stale in out.glob("profile-*.txt"):
+        stale.unlink()
     rows: list[dict] = []
 
     def progress(r: dict) -> None:

@@ -27,8 +27,8 @@ def create_contributor(session: SessionDep) -> ContributorCreated:
 
 @router.delete("/me", response_model=Deleted, summary="Erase me: my token and every conversation I gave")
 def erase_me(session: SessionDep, token_hash: TokenHash) -> Deleted:
-    contributor = resolve_contributor(session, token_hash)
-    n = crud.delete_contributor(session, contributor.id)
+    contributor_id = resolve_contributor(session, token_hash)
+    n = crud.delete_contributor(session, contributor_id)
     session.commit()
     metrics.DELETED.inc(n)
     return Deleted(deleted_conversations=n)

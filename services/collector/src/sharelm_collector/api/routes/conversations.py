@@ -57,8 +57,8 @@ def save_conversation(
     conversation: Conversation, response: Response, session: SessionDep, token_hash: TokenHash
 ) -> ConversationSaved:
     conversation = ingest.redacted(conversation)
-    contributor = resolve_contributor(session, token_hash)
-    saved = _store(session, contributor.id, conversation)
+    contributor_id = resolve_contributor(session, token_hash)
+    saved = _store(session, contributor_id, conversation)
     session.commit()  # acknowledged only once committed
     metrics.STORED.labels(saved.status).inc()
     if saved.status == "replaced":
@@ -84,8 +84,8 @@ def save_batch(
         except ingest.InvalidContribution as exc:
             exc.loc = ("body", "conversations", i, *exc.loc[1:])
             raise
-    contributor = resolve_contributor(session, token_hash)
-    results = [_store(session, contributor.id, conv) for conv in convs]
+    contributor_id = resolve_contributor(session, token_hash)
+    results = [_store(session, contributor_id, conv) for conv in convs]
     session.commit()
     for saved in results:
         metrics.STORED.labels(saved.status).inc()
@@ -104,8 +104,8 @@ def list_conversations(
         if not cursor.isdigit() or int(cursor) > MAX_CURSOR:
             raise ingest.InvalidContribution(("query", "cursor"), "cursor is not one this service issued")
         after = int(cursor)
-    contributor = resolve_contributor(session, token_hash)
-    rows = crud.list_conversations(session, contributor.id, after=after, limit=limit)
+    contributor_id = resolve_contributor(session, token_hash)
+    rows = crud.list_conversations(session, contributor_id, after=after, limit=limit)
     return ConversationPage(
         conversations=[Conversation.model_validate_json(r.document) for r in rows],
         next_cursor=str(rows[-1].id) if len(rows) == limit else None,
@@ -117,8 +117,8 @@ def get_conversation(
     conversation_id: ConversationId, session: ReadSessionDep, token_hash: TokenHash
 ) -> Conversation:
     ingest.check_conversation_id(conversation_id, ("path", "conversation_id"))
-    contributor = resolve_contributor(session, token_hash)
-    row = crud.get_conversation(session, contributor.id, conversation_id)
+    contributor_id = resolve_contributor(session, token_hash)
+    row = crud.get_conversation(session, contributor_id, conversation_id)
     if row is None:
         raise _not_found(conversation_id)
     return Conversation.model_validate_json(row.document)
@@ -133,8 +133,8 @@ def rate_conversation(
     conversation_id: ConversationId, rating: RatingUpdate, session: SessionDep, token_hash: TokenHash
 ) -> Conversation:
     ingest.check_conversation_id(conversation_id, ("path", "conversation_id"))
-    contributor = resolve_contributor(session, token_hash)
-    row = crud.get_conversation(session, contributor.id, conversation_id)
+    contributor_id = resolve_contributor(session, token_hash)
+    row = crud.get_conversation(session, contributor_id, conversation_id)
     if row is None:
         raise _not_found(conversation_id)
     data = Conversation.model_validate_json(row.document).model_dump()
@@ -159,8 +159,8 @@ def rate_conversation(
 )
 def delete_conversation(conversation_id: ConversationId, session: SessionDep, token_hash: TokenHash) -> None:
     ingest.check_conversation_id(conversation_id, ("path", "conversation_id"))
-    contributor = resolve_contributor(session, token_hash)
-    if not crud.delete_conversation(session, contributor.id, conversation_id):
+    contributor_id = resolve_contributor(session, token_hash)
+    if not crud.delete_conversation(session, contributor_id, conversation_id):
         raise _not_found(conversation_id)
     session.commit()
     metrics.DELETED.inc()

@@ -25,7 +25,7 @@ async def healthz() -> Health:
     summary="The database is reachable and migrated to the latest revision",
 )
 def readyz(request: Request) -> Response:
-    engine = request.app.state.db.engine
+    engine = request.app.state.db.read_engine  # not the writer: readiness must not queue behind writes
     try:
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))

@@ -27,7 +27,7 @@ def save_plugin_upload(
 ) -> PluginSaved:
     conv = ingest.redacted(ingest.from_plugin(upload))
     if token_hash is not None:
-        contributor_id = resolve_contributor(session, token_hash).id
+        contributor_id = resolve_contributor(session, token_hash)
         owner = contributor_owner(contributor_id)
     else:
         contributor_id, owner = None, plugin_owner(conv.user_id)
