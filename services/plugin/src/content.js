@@ -90,7 +90,26 @@
     }
   }, true);
 
-  const bodyTextLength = () => (document.body ? document.body.textContent.length : 0);
+  // Text the page shows, not counting what the user is typing (composers are contenteditable or textareas).
+  function bodyTextLength() {
+    if (!document.body) return 0;
+    let n = document.body.textContent.length;
+    for (const ed of document.querySelectorAll('[contenteditable="true"], [contenteditable=""], textarea')) {
+      if (!ed.parentElement || !ed.parentElement.closest('[contenteditable="true"], [contenteditable=""]')) n -= ed.textContent.length;
+    }
+    return n;
+  }
+
+  // "New text but no turns" only counts after the user sent something: sidebars and feeds grow on their own.
+  let userSent = false;
+  function markSent() {
+    userSent = true;
+    baselineText = bodyTextLength();
+  }
+  document.addEventListener('keydown', (ev) => {
+    if (ev.key === 'Enter' && !ev.shiftKey && ev.target && (ev.target.isContentEditable || ev.target.tagName === 'TEXTAREA')) markSent();
+  }, true);
+  document.addEventListener('submit', markSent, true);
 
   function checkHealth(snap) {
     const now = Date.now();
@@ -104,7 +123,7 @@
     const status = X.health(adapter, snap, {
       sinceLoadMs: now - loadedAt,
       sinceLastUserMs: now - lastUserChange,
-      textGrowth: text - baselineText,
+      textGrowth: userSent ? text - baselineText : 0,
     });
     const sig = status.ok ? `ok${status.idle ? '-idle' : ''}` : status.reason;
     const reportOk = status.ok && !status.idle && now - lastOkReport > 60000;
@@ -175,9 +194,13 @@
 
   function start() {
     if (observer) return;
+    // Our own buttons going in or out of the page are not chat changes.
+    const mine = (r) => {
+      const nodes = [...r.addedNodes, ...r.removedNodes];
+      return ours(r.target) || (nodes.length > 0 && nodes.every(ours));
+    };
     observer = new MutationObserver((records) => {
-      if (records.every((r) => ours(r.target) && [...r.addedNodes, ...r.removedNodes].every(ours))) return;
-      schedule();
+      if (!records.every(mine)) schedule();
     });
     const rootEl = (adapter.root && document.querySelector(adapter.root)) || document.body || document.documentElement;
     observer.observe(rootEl, { childList: true, subtree: true, characterData: true });

@@ -130,8 +130,7 @@
     {
       id: 'grok',
       name: 'Grok',
-      hosts: ['grok.com', 'x.com'],
-      paths: '^/(?:chat|i/grok|$)',
+      hosts: ['grok.com'],
       turns: {
         user: '[id^="response-"].items-end',
         assistant: '[id^="response-"].items-start',
