@@ -71,7 +71,7 @@ class BenchConfig:
     user_chars: int = 4000  # one token per byte with the byte-level tokenizer
     reply_chars: int = 200
     hidden_size: int = 256
-    layers: int = 4
+    layers: int = 8
     num_injection_layers: int = 2
     chunk_size: int = 1024
     kv_per_node: int = 32

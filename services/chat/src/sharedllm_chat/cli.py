@@ -58,6 +58,12 @@ def bench(
     base_max_tokens: int = typer.Option(16_384, min=0, help="longest history the full-attention base runs"),
     repeats: int = typer.Option(1, min=1, help="runs per variant; the median per turn is reported"),
     variants: str = typer.Option("cache,nocache,base", help="comma-separated: cache, nocache, base"),
+    hidden_size: int = typer.Option(256, min=16),
+    layers: int = typer.Option(8, min=1),
+    num_injection_layers: int = typer.Option(2, min=1),
+    chunk_size: int = typer.Option(1024, min=64),
+    upper_window: int = typer.Option(2048, min=64),
+    threads: int | None = typer.Option(None, min=1, help="torch threads (default: torch's choice)"),
 ) -> None:
     """Time to first token for turns 1..N of a growing chat: cache vs no cache vs full attention."""
     from sharedllm_chat.bench import VARIANTS, BenchConfig, run_bench
@@ -68,7 +74,21 @@ def bench(
         raise typer.BadParameter(
             f"unknown variants {unknown}; choose from {list(VARIANTS)}", param_hint="variants"
         )
-    cfg = BenchConfig(turns=turns, user_chars=user_chars, base_max_tokens=base_max_tokens, repeats=repeats)
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+    cfg = BenchConfig(
+        turns=turns,
+        user_chars=user_chars,
+        base_max_tokens=base_max_tokens,
+        repeats=repeats,
+        hidden_size=hidden_size,
+        layers=layers,
+        num_injection_layers=num_injection_layers,
+        chunk_size=chunk_size,
+        upper_window=upper_window,
+    )
     run_bench(cfg, out, chosen)
     console.print((out / "bench_chat.md").read_text())
     console.print(f"wrote {out / 'bench_chat.json'}, {out / 'bench_chat.md'}, {out / 'bench_chat.png'}")
