@@ -151,7 +151,8 @@ def flwr_run(
     """`flwr run APP --stream` with these run-config overrides; output goes to `log_path`."""
     overrides = app_dir / "run-config.toml"
     overrides.write_text("".join(f"{k} = {_toml_value(v)}\n" for k, v in run_config.items()))
-    fed = [f"num-supernodes={num_supernodes}", f"client-resources-num-cpus={client_cpus}"]
+    cpus = int(client_cpus) if float(client_cpus).is_integer() else client_cpus  # Flower wants an int here
+    fed = [f"num-supernodes={num_supernodes}", f"client-resources-num-cpus={cpus}"]
     if ray_cpus and "RAY_ADDRESS" not in env:  # attaching to a cluster must not pass num_cpus
         fed.append(f"init-args-num-cpus={ray_cpus}")
     cmd = [

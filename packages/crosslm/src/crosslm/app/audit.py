@@ -14,13 +14,21 @@ from flwr.clientapp.typing import ClientAppCallable
 
 
 def audit_outgoing(msg: Message, context: Context, call_next: ClientAppCallable) -> Message:
-    reply = call_next(msg, context)
+    try:
+        reply = call_next(msg, context)
+    except Exception as exc:  # Flower turns this into the error reply the server receives
+        _record(context, {"error": {"reason": f"{type(exc).__name__}: {exc}"}})
+        raise
+    _record(context, describe(reply))
+    return reply
+
+
+def _record(context: Context, entry: dict) -> None:
     audit_dir = str(context.run_config.get("audit-dir", ""))
     if audit_dir:
         pid = context.node_config.get("partition-id", "x")
         with (Path(audit_dir) / f"client-{pid}.jsonl").open("a") as f:
-            f.write(json.dumps(describe(reply)) + "\n")
-    return reply
+            f.write(json.dumps(entry) + "\n")
 
 
 def describe(msg: Message) -> dict:

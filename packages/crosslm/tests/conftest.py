@@ -1,0 +1,36 @@
+"""Shared fixtures: a small generated world exported through sharelm, and tiny models built from configs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from crosslm.bench.world import make_world
+from crosslm.models.tiny import build_tiny_causal_lm, build_tiny_classifier
+from sharelm.export import save_dataset
+
+
+@pytest.fixture(scope="session")
+def world_run(tmp_path_factory) -> dict[str, Path | str]:
+    """An export of 160 labelled conversations, general text, a tiny GPT-2 LLM and BERT + GPT-2 SLMs."""
+    root = tmp_path_factory.mktemp("world")
+    world = make_world(num_topics=3, words_per_topic=30, seed=1)
+    save_dataset(world.conversations(160, seed=2), root / "export")
+    corpus = world.public_corpus(n_headed=300, n_general=100, header_noise=0.3, seed=3)
+    general = root / "general.txt"
+    general.write_text("\n".join(world.general_text(50, seed=4)) + "\n")
+    llm = build_tiny_causal_lm(root / "llm", "gpt2", corpus, hidden=32, pretrain_epochs=1, batch_size=32)
+    texts = [c.split(" : ", 1)[-1] for c in corpus]
+    slms = [
+        build_tiny_classifier(root / f"slm-{fam}", fam, texts, world.topics, hidden=32, seed=i)
+        for i, fam in enumerate(("bert", "gpt2"))
+    ]
+    return {
+        "root": root,
+        "export": root / "export",
+        "general": general,
+        "llm": llm,
+        "slms": ",".join(map(str, slms)),
+        "labels": ",".join(world.topics),
+    }
