@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -43,7 +45,8 @@ def serve(
     os.environ["SHARELM_COLLECTOR_WORKERS"] = str(settings.workers)
     if settings.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # Must be set before any worker imports prometheus_client (this process has not).
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="sharelm-collector-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir = tempfile.mkdtemp(prefix="sharelm-metrics-")
+        atexit.register(shutil.rmtree, metrics_dir, True)
     if migrate_first:
         from sharelm_collector.core.db import Database
         from sharelm_collector.core.migrate import upgrade

@@ -58,3 +58,22 @@ class Health(BaseModel):
     status: str
     database: str | None = None
     revision: str | None = None
+
+
+class Problem(BaseModel):
+    """The body of a 4xx other than 422: what was wrong, in words."""
+
+    detail: str
+
+
+def problems(*codes: int) -> dict[int | str, dict]:
+    """OpenAPI `responses` entries for the given error statuses."""
+    words = {
+        400: "Body could not be decoded (not UTF-8 JSON)",
+        401: "Missing, malformed or unknown token",
+        403: "Not allowed",
+        404: "Not found (or not yours)",
+        413: "Body, message or batch over its cap",
+        429: "Rate limited; see Retry-After",
+    }
+    return {code: {"model": Problem, "description": words[code]} for code in codes}

@@ -7,9 +7,12 @@ from fastapi import APIRouter, Depends, status
 from sharelm_collector import crud
 from sharelm_collector.api.deps import SessionDep, TokenHash, limit_ip, limit_signups, resolve_contributor
 from sharelm_collector.core import metrics
-from sharelm_collector.schemas import ContributorCreated, Deleted
+from sharelm_collector.schemas import ContributorCreated, Deleted, problems
 
-router = APIRouter(prefix="/v1/contributors", tags=["contributors"], dependencies=[Depends(limit_ip)])
+router = APIRouter(
+    prefix="/v1/contributors", tags=["contributors"], dependencies=[Depends(limit_ip)],
+    responses=problems(401, 429),
+)
 
 
 @router.post(

@@ -25,9 +25,13 @@ from sharelm_collector.schemas import (
     ConversationPage,
     ConversationSaved,
     RatingUpdate,
+    problems,
 )
 
-router = APIRouter(prefix="/v1/conversations", tags=["conversations"], dependencies=[Depends(limit_ip)])
+router = APIRouter(
+    prefix="/v1/conversations", tags=["conversations"], dependencies=[Depends(limit_ip)],
+    responses=problems(400, 401, 404, 413, 429),
+)
 
 ConversationId = Annotated[str, Path(min_length=1, max_length=ingest.MAX_ID_CHARS)]
 MAX_CURSOR = 2**62

@@ -9,8 +9,9 @@ from fastapi.responses import StreamingResponse
 
 from sharelm_collector import crud
 from sharelm_collector.api.deps import require_operator
+from sharelm_collector.schemas import problems
 
-router = APIRouter(tags=["export"])
+router = APIRouter(tags=["export"], responses=problems(401, 403))
 
 
 @router.get(

@@ -9,9 +9,9 @@ from sharelm_collector import crud, ingest
 from sharelm_collector.api.deps import OptionalTokenHash, SessionDep, limit_ip, resolve_contributor
 from sharelm_collector.core import metrics
 from sharelm_collector.core.security import contributor_owner, plugin_owner
-from sharelm_collector.schemas import PluginSaved
+from sharelm_collector.schemas import PluginSaved, problems
 
-router = APIRouter(tags=["plugin"], dependencies=[Depends(limit_ip)])
+router = APIRouter(tags=["plugin"], dependencies=[Depends(limit_ip)], responses=problems(400, 401, 413, 429))
 
 
 @router.post(
