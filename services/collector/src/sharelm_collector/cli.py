@@ -58,7 +58,8 @@ def serve(
 
     uvicorn.run(
         "sharelm_collector.main:app", host=settings.host, port=settings.port, workers=settings.workers,
-        log_level=log_level, proxy_headers=True, access_log=False,
+        log_level=log_level, proxy_headers=True, forwarded_allow_ips=settings.forwarded_allow_ips,
+        access_log=False,
     )
 
 

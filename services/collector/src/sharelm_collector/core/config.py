@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     # Contributor creation is the cheapest thing to abuse: its own, tighter per-IP limit.
     rate_limit_signups_per_ip: int = Field(default=30, ge=0)
 
+    # Proxies whose X-Forwarded-For is believed (the per-IP limit keys on the client address it gives).
+    forwarded_allow_ips: str = "127.0.0.1"
     cors_origins: list[str] = ["*"]
     # FULL: an acknowledged commit survives power loss too, not only a crash of the server process.
     sqlite_synchronous: Literal["OFF", "NORMAL", "FULL", "EXTRA"] = "FULL"
