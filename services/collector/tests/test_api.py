@@ -5,6 +5,9 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
 
 from sharelm import Conversation
 from sharelm_collector.devtools.samples import conversation, plugin_upload
@@ -114,6 +117,21 @@ def test_create_then_replace_is_idempotent(api):
     assert got["user_id"] == contributor_id  # the owner, whatever the client claimed
     rows = api.sql("SELECT version FROM conversations WHERE conversation_id = :c", c=conv["conversation_id"])
     assert rows == [(2,)]
+
+
+def test_concurrent_reposts_store_one_row(api):
+    """The upsert is one atomic statement: racing re-posts of one conversation never duplicate it."""
+    _, auth = api.contributor()
+    cid = uuid.uuid4().hex
+
+    def post(i: int) -> str:
+        with httpx.Client(base_url=api.server.url, headers=auth, timeout=30) as client:
+            return client.post("/v1/conversations", json=conversation(cid, turns=1 + i % 3)).json()["status"]
+
+    with ThreadPoolExecutor(16) as pool:
+        statuses = list(pool.map(post, range(32)))
+    assert statuses.count("created") == 1 and statuses.count("replaced") == 31
+    assert api.sql("SELECT version FROM conversations WHERE conversation_id = :c", c=cid) == [(32,)]
 
 
 def test_messages_are_redacted_before_they_reach_the_database(api):

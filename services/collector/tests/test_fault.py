@@ -9,6 +9,7 @@ import time
 import uuid
 
 import httpx
+import psycopg
 import pytest
 from sqlalchemy import create_engine, text
 
@@ -92,5 +93,15 @@ def test_sigkill_loses_nothing_acknowledged(backend, tmp_path, request):
                 if not (cursor := page["next_cursor"]):
                     break
         assert sorted(listed) == sorted(sent)
+
+        if backend == "postgres":  # the database vanishing under a live server: 503s, never a 500
+            cluster = request.getfixturevalue("pg_cluster")
+            dbname = url.rsplit("/", 1)[1]
+            with psycopg.connect(f"host=127.0.0.1 port={cluster.port} user=postgres dbname=postgres",
+                                 autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE "{dbname}" WITH (FORCE)')
+            r = httpx.post(server.url + "/v1/conversations", json=conversation(), headers=auth)
+            assert r.status_code == 503 and "retry" in r.json()["detail"]
+            assert httpx.get(server.url + "/readyz").status_code == 503
     finally:
         server.stop()

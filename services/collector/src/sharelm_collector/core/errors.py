@@ -1,5 +1,6 @@
 """Bad input is a 4xx naming the field, never a 500. Validation errors do not echo the input back (it may be
-the very PII we would have redacted), and size caps the schema enforces become 413s."""
+the very PII we would have redacted), and size caps the schema enforces become 413s. Database trouble is a
+503 (retry later), a lost race a 409: never an acknowledgement."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from typing import Any
 from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from sharelm_collector.ingest import InvalidContribution
 
@@ -35,6 +38,21 @@ async def _invalid_contribution(_: Request, exc: InvalidContribution) -> JSONRes
                         status_code=code)
 
 
+async def _conflict(_: Request, exc: IntegrityError) -> JSONResponse:
+    # e.g. the contributor erased themselves while this request was writing on their behalf.
+    return JSONResponse({"detail": "conflicting concurrent change; nothing was stored, retry"},
+                        status_code=status.HTTP_409_CONFLICT)
+
+
+async def _unavailable(_: Request, exc: Exception) -> JSONResponse:
+    # The database is down or saturated: nothing was acknowledged; the client should retry later.
+    return JSONResponse({"detail": f"database unavailable ({type(exc).__name__}); retry later"},
+                        status_code=status.HTTP_503_SERVICE_UNAVAILABLE, headers={"Retry-After": "5"})
+
+
 def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(InvalidContribution, _invalid_contribution)
+    app.add_exception_handler(IntegrityError, _conflict)
+    for exc in (OperationalError, InterfaceError, PoolTimeoutError):
+        app.add_exception_handler(exc, _unavailable)
