@@ -30,7 +30,12 @@ class AppState:
         )
         self.conversations = ConversationStore(settings.max_conversations)
         self.scheduler = Scheduler(
-            loaded, self.contexts, settings.max_active, settings.max_queue, on_done=self._count
+            loaded,
+            self.contexts,
+            settings.max_active,
+            settings.max_queue,
+            on_done=self._count,
+            batch_decode=settings.batch_decode,
         )
         self.collector = (
             CollectorClient(settings.collector_url, settings.collector_token, settings.collector_timeout_s)

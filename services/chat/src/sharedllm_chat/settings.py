@@ -37,6 +37,7 @@ class Settings(BaseSettings):
     default_max_tokens: int = Field(256, ge=1)
     max_queue: int = Field(64, ge=1, description="requests waiting or running before 429")
     max_active: int = Field(8, ge=1, description="requests decoding at once (continuous batching slots)")
+    batch_decode: bool = Field(True, description="advance all active requests in one forward pass per token")
 
     # Per-conversation context caches, an LRU bounded in bytes; stored conversations, bounded in count.
     cache_max_bytes: int = Field(512 * 2**20, ge=0)

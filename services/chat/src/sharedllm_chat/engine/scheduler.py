@@ -1,11 +1,12 @@
 """The request queue and the worker that serves it.
 
-One worker thread owns the model and the context caches. It admits queued requests up to `max_active`
-(prefill: encode the conversation's new chunks, run the running text, sample the first token), then
-advances every active request by one token per round, so requests that arrive mid-way join at the next
-round instead of waiting for the others to finish (iteration-level scheduling). Each request decodes with
-its own KV cache, context cache and random generator, which keeps answers independent of the company they
-run in. A cancelled request (client gone) is dropped at its next round.
+One worker thread owns the model and the context caches. Each round it admits queued requests up to
+`max_active` (prefill: encode the conversation's new chunks, run the running text), samples the next
+token of every active request, and runs all those tokens through the model in one batched forward pass
+(continuous batching: requests join and leave the batch at any round; see `batching.py`). A request
+alone, or a model whose caches cannot be stacked, decodes on its own. Each request samples with its own
+random generator, so a seeded answer does not depend on the company it runs in. A cancelled request
+(client gone) is dropped at its next round.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 
 import torch
 
+from sharedllm_chat.engine.batching import DecodeBatch, batchable
 from sharedllm_chat.engine.context_store import CacheEntry, ContextStore
 from sharedllm_chat.engine.detokenize import IncrementalText
 from sharedllm_chat.engine.events import Done, Event, Failed, Token
@@ -69,6 +71,7 @@ class Scheduler:
         max_active: int,
         max_queue: int,
         on_done: Callable[[Done], None] | None = None,
+        batch_decode: bool = True,
     ) -> None:
         self.loaded = loaded
         self.store = context_store
@@ -76,7 +79,10 @@ class Scheduler:
         self.max_queue = max_queue
         self.on_done = on_done
         self._kv_arg = loaded.kv_cache_arg
+        self.batch_decode = batch_decode
         self.peak_active = 0  # most requests decoding at once so far
+        self.batched_steps = 0  # forward passes that advanced several requests at once
+        self._batch: DecodeBatch | None = None
         self._pending: deque[GenerationRequest] = deque()
         self._active: list[_Sequence] = []
         self._cond = threading.Condition()
@@ -122,9 +128,8 @@ class Scheduler:
                 for req in admitted:
                     self._guarded(req, self._admit)
                 self.peak_active = max(self.peak_active, len(self._active))
-                for seq in list(self._active):
-                    self._guarded(seq.req, lambda _r, s=seq: self._step(s), seq)
-        for seq in self._active:
+                self._round()
+        for seq in list(self._active):
             self._finish(seq, "cancelled")
 
     def _guarded(self, req: GenerationRequest, fn, seq: _Sequence | None = None) -> None:
@@ -180,7 +185,6 @@ class Scheduler:
         if seq.injected is not None and seq.entry is not None:
             self.store.release(seq.entry)
             seq.entry = None
-        self._step(seq)
 
     def _cached_chunks(self, req: GenerationRequest) -> int:
         entry = self.store.get(req.conversation_id) if req.conversation_id and req.use_context_cache else None
@@ -196,8 +200,39 @@ class Scheduler:
     def _kv_of(out: Any) -> Any:
         return out.cache if getattr(out, "cache", None) is not None else out.past_key_values
 
-    def _step(self, seq: _Sequence) -> None:
-        """Sample the next token from the pending logits, hand out its text, then run it through the model."""
+    def _round(self) -> None:
+        """One token for every active request: sample each, then one forward pass for them all."""
+        tokens: dict[int, int] = {}
+        for seq in list(self._active):
+            token = self._guarded_call(seq, lambda s=seq: self._sample(s))
+            if token is not None:
+                tokens[id(seq)] = token
+        going = [seq for seq in self._active if id(seq) in tokens]
+        if self.batch_decode and len(going) >= 2 and all(self._can_batch(seq) for seq in going):
+            try:
+                self._decode_batch(going, [tokens[id(seq)] for seq in going])
+            except Exception as exc:
+                log.exception("batched decode failed")
+                self._batch = None
+                for seq in going:
+                    self._release(seq)
+                    seq.req.emit(Failed(f"generation failed: {type(exc).__name__}: {exc}"))
+            return
+        self._unbatch()
+        for seq in going:
+            self._guarded_call(seq, lambda s=seq: self._decode_alone(s, tokens[id(s)]))
+
+    def _guarded_call(self, seq: _Sequence, fn):
+        try:
+            return fn()
+        except Exception as exc:  # one failing request must not take the worker down
+            log.exception("generation failed")
+            self._release(seq)
+            seq.req.emit(Failed(f"generation failed: {type(exc).__name__}: {exc}"))
+            return None
+
+    def _sample(self, seq: _Sequence) -> int | None:
+        """Sample the next token and hand out its text; None once the request is finished."""
         if seq.req.cancelled.is_set():
             return self._finish(seq, "cancelled")
         token = next_token(seq.logits, seq.req.params, seq.generator)
@@ -213,6 +248,9 @@ class Scheduler:
             return self._finish(seq, "stop")
         if seq.generated >= seq.req.params.max_new_tokens:
             return self._finish(seq, "length")
+        return token
+
+    def _decode_alone(self, seq: _Sequence, token: int) -> None:
         if seq.injected is not None:
             context = {"injected_context": seq.injected}
         else:  # a model that does not hand back its compressed context reads the cache each step
@@ -220,7 +258,32 @@ class Scheduler:
         out = self._forward(torch.tensor([token]), seq.past, context)
         seq.logits, seq.past = out.logits[0, -1], self._kv_of(out)
 
+    def _can_batch(self, seq: _Sequence) -> bool:
+        in_batch = self._batch is not None and seq in self._batch.members
+        return (seq.injected is not None or seq.entry is None) and (in_batch or batchable(seq.past))
+
+    def _decode_batch(self, going: list[_Sequence], tokens: list[int]) -> None:
+        if self._batch is None or self._batch.members != going:
+            self._unbatch()
+            self._batch = DecodeBatch.stack(going, [s.past for s in going], [s.injected for s in going])
+            for seq in going:
+                seq.past = None  # the batch holds it now
+        logits = self._batch.forward(self.loaded.model, self._kv_arg, tokens)
+        for row, seq in enumerate(going):
+            seq.logits = logits[row]
+        self.batched_steps += 1
+
+    def _unbatch(self) -> None:
+        """Give the batch's rows back to the requests still running (before a rebuild or a solo step)."""
+        if self._batch is None:
+            return
+        for row, seq in enumerate(self._batch.members):
+            if seq in self._active:
+                seq.past = self._batch.row_cache(row)
+        self._batch = None
+
     def _finish(self, seq: _Sequence, reason: str) -> None:
+        """Report the end of a request (returns None, so `_sample` can `return self._finish(...)`)."""
         if reason != "cancelled":
             tail = seq.text.flush()
             if tail:
