@@ -37,8 +37,9 @@ def test_export_writes_a_dataset_without_deleted_rows(api, tmp_path):
     columns = {"conversation_id", "conversation", "user_metadata", "conversation_metadata"}
     assert columns <= set(ds.column_names)
 
-    jsonl = tmp_path / "all.jsonl"
-    assert run_cli("export", str(jsonl), database_url=api.server.database_url).returncode == 0
-    assert len(jsonl.read_text().splitlines()) == len(exported)
+    if api.engine.dialect.name == "sqlite":  # the other formats are sharelm.export's; once is enough
+        jsonl = tmp_path / "all.jsonl"
+        assert run_cli("export", str(jsonl), database_url=api.server.database_url).returncode == 0
+        assert len(jsonl.read_text().split("\n")) == len(exported) + 1
     bad = run_cli("export", str(tmp_path / "x"), "--format", "csv", database_url=api.server.database_url)
     assert bad.returncode != 0 and "--format" in bad.stderr

@@ -64,7 +64,7 @@ def test_sigkill_loses_nothing_acknowledged(backend, tmp_path, request):
             t.join(15)
         assert len(acked) >= KILL_AFTER_ACKS, "the load never got going"
 
-        server.start()  # same port, same database
+        server.start(migrate=False)  # same port, same database
         engine = create_engine(url)
         with engine.connect() as conn:
             rows = conn.execute(text("SELECT conversation_id, document FROM conversations")).all()

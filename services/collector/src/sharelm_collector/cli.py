@@ -69,13 +69,13 @@ def export(
     format: str = typer.Option(None, help="arrow (save_to_disk dir), parquet or jsonl; default: by name"),
 ) -> None:
     """Write every stored conversation as a Hugging Face dataset in the ShareLM schema (sharelm.export)."""
+    if format not in (None, "arrow", "parquet", "jsonl"):
+        raise typer.BadParameter(f"{format!r}: use arrow, parquet or jsonl", param_hint="--format")
     from sharelm import Conversation
     from sharelm.export import save_dataset
     from sharelm_collector import crud
     from sharelm_collector.core.db import Database
 
-    if format not in (None, "arrow", "parquet", "jsonl"):
-        raise typer.BadParameter(f"{format!r}: use arrow, parquet or jsonl", param_hint="--format")
     db = Database(_settings())
     convs = (Conversation.model_validate_json(doc) for doc in crud.iter_documents(db.read_session))
     n = save_dataset(convs, out, format=format)

@@ -31,14 +31,14 @@ class CollectorServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 60.0) -> CollectorServer:
+    def start(self, timeout: float = 60.0, migrate: bool = True) -> CollectorServer:
         env = {**os.environ, "DATABASE_URL": self.database_url, **self.env}
         env.pop("PROMETHEUS_MULTIPROC_DIR", None)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.log = open(self.workdir / f"server-{self.port}.log", "ab")  # noqa: SIM115 (lives with the server)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "sharelm_collector", "serve", "--port", str(self.port),
-             "--workers", str(self.workers)],
+             "--workers", str(self.workers), "--migrate" if migrate else "--no-migrate"],
             env=env, cwd=self.workdir, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
         )
         deadline = time.monotonic() + timeout
