@@ -196,7 +196,7 @@ def run(
     ray_address = ray_address or os.environ.get("RAY_ADDRESS") or None
     with tempfile.TemporaryDirectory(prefix="crosslm-flwr-") as tmp:
         work = Path(tmp)
-        home = flwr_home or work / "flwr-home"
+        home = flwr_home or Path(os.environ.get("FLWR_HOME") or work / "flwr-home")
         log_path = out / "flower.log"
         if not cfg.resume:  # the watcher must not report an older run's rounds
             (out / "metrics.json").unlink(missing_ok=True)

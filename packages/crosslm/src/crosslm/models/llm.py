@@ -48,16 +48,19 @@ class ServerLLM:
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         full = checkpoint if checkpoint is not None and not lora else name_or_path
-        self.model = AutoModelForCausalLM.from_pretrained(full)
+        self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        self.model = AutoModelForCausalLM.from_pretrained(full).to(self.device)
         self.lora = lora
         self._frozen_ref = None
         if lora:
             from peft import LoraConfig, PeftModel, get_peft_model
 
             if checkpoint is not None:
-                self.model = PeftModel.from_pretrained(self.model, str(checkpoint), is_trainable=True)
+                self.model = PeftModel.from_pretrained(self.model, str(checkpoint), is_trainable=True).to(
+                    self.device
+                )
             else:
-                self.model = get_peft_model(
+                self.model = get_peft_model(  # new adapters are created on the base model's device
                     self.model,
                     LoraConfig(
                         r=lora_r, lora_alpha=2 * lora_r, target_modules="all-linear", lora_dropout=0.0
@@ -105,7 +108,7 @@ class ServerLLM:
             return_tensors="pt",
             padding=True,
             add_special_tokens=False,
-        )
+        ).to(self.device)
 
     # ---- scoring --------------------------------------------------------------------------------
     def _batch(self, prefixes: Sequence[str], texts: Sequence[str]):
@@ -127,7 +130,7 @@ class ServerLLM:
             ids[i, : len(r)] = torch.tensor(r)
             attn[i, : len(r)] = 1
             target[i, : len(m)] = torch.tensor(m, dtype=torch.bool)
-        return ids, attn, target
+        return ids.to(self.device), attn.to(self.device), target.to(self.device)
 
     def _token_logprobs(self, model, ids, attn, target):
         """Per-row log-likelihood terms of the target positions: (log p [B, T-1], mask [B, T-1], logits)."""
@@ -143,7 +146,7 @@ class ServerLLM:
         for i in range(0, len(texts), batch_size):
             ids, attn, target = self._batch(prefixes[i : i + batch_size], texts[i : i + batch_size])
             logp, mask, _ = self._token_logprobs(self.model, ids, attn, target)
-            out.append((logp * mask).sum(-1))
+            out.append((logp * mask).sum(-1).cpu())
         return torch.cat(out) if out else torch.zeros(0)
 
     def task_accuracy(self, task: Task, texts: Sequence[str], labels: Sequence[str]) -> float:
@@ -152,7 +155,7 @@ class ServerLLM:
             return float("nan")
         prefixes = [task.prompt(label) for _ in texts for label in task.labels]
         flat = [t for t in texts for _ in task.labels]
-        scores = self.sequence_logprob(prefixes, flat).view(len(texts), len(task.labels))
+        scores = self.sequence_logprob(prefixes, flat).view(len(texts), len(task.labels)).cpu()
         pred = scores.argmax(-1).tolist()
         return sum(task.labels[p] == y for p, y in zip(pred, labels, strict=True)) / len(texts)
 
@@ -222,7 +225,7 @@ class ServerLLM:
     def _weighted_loss(self, task: Task, batch, ref, s: FinetuneSettings) -> torch.Tensor:
         ids, attn, target = self._batch([task.prompt(y) for _, y, _ in batch], [t for t, _, _ in batch])
         logp, mask, logits = self._token_logprobs(self.model, ids, attn, target)
-        w = torch.tensor([w for *_, w in batch])
+        w = torch.tensor([w for *_, w in batch], device=self.device)
         n_tok = mask.sum(-1).clamp_min(1)
         nll = -(logp * mask).sum(-1) / n_tok
         # Push-down for samples under the threshold: unlikelihood -log(1 - p(token)).
@@ -252,7 +255,8 @@ class ServerLLM:
             return ref
         if self._frozen_ref is None:
             # The reference is where the run started, also after a resume from a fine-tuned checkpoint.
-            self._frozen_ref = AutoModelForCausalLM.from_pretrained(self.base).eval().requires_grad_(False)
+            ref = AutoModelForCausalLM.from_pretrained(self.base).to(self.device)
+            self._frozen_ref = ref.eval().requires_grad_(False)
         frozen = self._frozen_ref
         return lambda ids, attn: frozen(input_ids=ids, attention_mask=attn).logits
 

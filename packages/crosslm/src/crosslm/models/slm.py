@@ -25,6 +25,8 @@ class ClientSLM:
             label2id={label: i for i, label in enumerate(self.labels)},
             ignore_mismatched_sizes=True,
         )
+        self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        self.model.to(self.device)
         if self.model.config.pad_token_id is None:  # decoder classifiers pool the last non-pad token
             self.model.config.pad_token_id = self.tokenizer.pad_token_id
         self.model.eval()
@@ -32,7 +34,7 @@ class ClientSLM:
     def _encode(self, texts: Sequence[str]):
         return self.tokenizer(
             list(texts), return_tensors="pt", padding=True, truncation=True, max_length=self.max_length
-        )
+        ).to(self.device)
 
     def train(
         self,
@@ -60,8 +62,9 @@ class ClientSLM:
             for i in range(0, len(order), batch_size):
                 idx = order[i : i + batch_size]
                 logits = self.model(**self._encode([texts[j] for j in idx])).logits
-                w = torch.tensor([weights[j] for j in idx])
-                ce = F.cross_entropy(logits, torch.tensor([y[j] for j in idx]), reduction="none")
+                w = torch.tensor([weights[j] for j in idx], device=self.device)
+                target = torch.tensor([y[j] for j in idx], device=self.device)
+                ce = F.cross_entropy(logits, target, reduction="none")
                 loss = (ce * w).sum() / w.sum().clamp_min(1e-8)
                 loss.backward()
                 opt.step()
@@ -75,7 +78,7 @@ class ClientSLM:
     def probabilities(self, texts: Sequence[str], batch_size: int = 64) -> torch.Tensor:
         """[N, num_labels] class probabilities."""
         out = [
-            F.softmax(self.model(**self._encode(texts[i : i + batch_size])).logits, dim=-1)
+            F.softmax(self.model(**self._encode(texts[i : i + batch_size])).logits, dim=-1).cpu()
             for i in range(0, len(texts), batch_size)
         ]
         return torch.cat(out) if out else torch.zeros(0, len(self.labels))
