@@ -10,31 +10,22 @@ from sharedllm.tiny import tiny_sharedllm
 def test_bench_cli_runs_both_models_and_writes_table_json_and_plot(tmp_path):
     result = CliRunner().invoke(
         app,
-        [
-            "bench",
-            "--config",
-            "tiny",
-            "--lengths",
-            "512,1024",
-            "--decode-tokens",
-            "2",
-            "--out",
-            str(tmp_path),
-        ],
+        ["bench", "--config", "tiny", "--lengths", "384,512", "--decode-tokens", "2", "--threads", "1"]
+        + ["--out", str(tmp_path)],
     )
     assert result.exit_code == 0, result.output
     report = json.loads((tmp_path / "results.json").read_text())
     rows = {(r["model"], r["length"]): r for r in report["rows"]}
-    assert set(rows) == {("sharedllm", 512), ("base", 512), ("sharedllm", 1024), ("base", 1024)}
+    assert set(rows) == {("sharedllm", 384), ("base", 384), ("sharedllm", 512), ("base", 512)}
     assert all(
         r["status"] == "ok" and r["prefill_seconds"] > 0 and r["decode_tokens_per_s"] > 0
         for r in rows.values()
     )
-    # 1024 tokens = 6 chunks of 128 for the lower model + 256 for the upper (the shape's window)
-    assert rows[("sharedllm", 1024)]["chunks"] == 6 and rows[("sharedllm", 1024)]["upper_tokens"] == 256
-    assert [r["length"] for r in report["summary"]["sharedllm_vs_base"]] == [512, 1024]
+    # 512 tokens = 2 chunks of 128 for the lower model + 256 for the upper (the shape's window)
+    assert rows[("sharedllm", 512)]["chunks"] == 2 and rows[("sharedllm", 512)]["upper_tokens"] == 256
+    assert [r["length"] for r in report["summary"]["sharedllm_vs_base"]] == [384, 512]
     assert (tmp_path / "efficiency.png").stat().st_size > 10_000
-    assert "| sharedllm | 1,024 |" in (tmp_path / "results.md").read_text()
+    assert "| sharedllm | 512 |" in (tmp_path / "results.md").read_text()
 
 
 def test_bench_cli_rejects_bad_options(tmp_path):

@@ -37,6 +37,9 @@ def bench(
     max_base_length: int = typer.Option(
         0, help="skip the full-attention base above this length (0: no limit)"
     ),
+    threads: int = typer.Option(
+        0, help="torch CPU threads (0: torch's default); 1 is steadier on a busy machine"
+    ),
     attn: str = typer.Option("sdpa", help="attention implementation: sdpa, eager, flash_attention_2"),
     out: Path = typer.Option(Path("packages/sharedllm/benchmarks/efficiency"), help="output folder"),
 ) -> None:
@@ -65,6 +68,10 @@ def bench(
         raise typer.BadParameter("lengths must be comma-separated integers", param_hint="--lengths") from None
     if sweep and min(sweep) <= 0:
         raise typer.BadParameter("lengths must be positive", param_hint="--lengths")
+    if threads < 0:
+        raise typer.BadParameter("threads must be >= 0", param_hint="--threads")
+    if threads:
+        torch.set_num_threads(threads)
     decode = decode_tokens if decode_tokens >= 0 else (32 if device.startswith("cuda") else 0)
 
     shape = SHAPES[config]
