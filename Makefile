@@ -45,7 +45,7 @@ clean:
 # On one GPU: $(BIN)/sharedllm bench --device cuda --config 7b-shape --out packages/sharedllm/benchmarks/efficiency-gpu
 .PHONY: bench-sharedllm
 bench-sharedllm: install
-	nice -n 10 $(BIN)/sharedllm bench --config small --device cpu --out packages/sharedllm/benchmarks/efficiency
+	nice -n 10 $(BIN)/sharedllm bench --config small --device cpu --threads 1 --out packages/sharedllm/benchmarks/efficiency
 
 # SharedLLM quality on CPU, offline: tokenizer + base Llama from scratch on site-packages' Python sources, SharedLLM
 # continually trained from it, perplexity on held-out packages at 4K/8K/16K (runs/sharedllm-quality: table.md, PNGs).
