@@ -49,6 +49,8 @@ def test_rate_limits_are_429(limited):
         codes = [client.post("/api/endpoint", json=plugin_upload()).status_code for _ in range(40)]
         # 30 per IP per minute with 11 already spent (refilled at 0.5/s while this runs)
         assert codes[0] == 200 and 429 in codes and set(codes) == {200, 429}
+        r = client.get("/v1/export", headers={"Authorization": "Bearer anything"})
+        assert r.status_code == 403 and "no operator token" in r.json()["detail"]  # none configured here
         metrics = client.get("/metrics").text  # operations routes are not limited
         for scope in ("ip", "contributor"):
             assert f'sharelm_rate_limited_total{{scope="{scope}"}}' in metrics
