@@ -79,6 +79,8 @@ class BenchConfig:
     base_max_tokens: int = 16_384
     repeats: int = 1
     seed: int = 0
+    clients: int = 4  # concurrent requests for the decode-throughput part
+    decode_tokens: int = 64
 
 
 @dataclass
@@ -199,6 +201,33 @@ def run_variant(
     return results
 
 
+def decode_throughput(loaded: LoadedModel, batch: bool, clients: int, new_tokens: int, seed: int) -> float:
+    """Tokens/s of `clients` requests generating at once (short prompts: decode-bound), batched or not."""
+    store = ContextStore(loaded.new_context_cache if loaded.supports_context else None, max_bytes=2**30)
+    scheduler = Scheduler(loaded, store, max_active=clients, max_queue=2 * clients, batch_decode=batch)
+    scheduler.start()
+    rng = random.Random(seed)
+    try:
+        inboxes = []
+        start = time.perf_counter()
+        for i in range(clients):
+            inbox: queue.Queue = queue.Queue()
+            prompt = [{"role": "user", "content": " ".join(rng.choice(_WORDS) for _ in range(30))}]
+            params = SamplingParams(max_new_tokens=new_tokens, temperature=1.0, seed=seed + i)
+            scheduler.submit(GenerationRequest(render_ids(loaded.tokenizer, prompt), params, emit=inbox.put))
+            inboxes.append(inbox)
+        generated = 0
+        for inbox in inboxes:
+            while not isinstance(event := inbox.get(), Done | Failed):
+                pass
+            if isinstance(event, Failed):
+                raise RuntimeError(event.message)
+            generated += event.completion_tokens
+        return generated / (time.perf_counter() - start)
+    finally:
+        scheduler.stop()
+
+
 def median_runs(runs: list[list[TurnResult]]) -> list[TurnResult]:
     merged = []
     for per_turn in zip(*runs, strict=True):
@@ -218,14 +247,30 @@ def run_bench(cfg: BenchConfig, out_dir: Path, variants: tuple[str, ...] = VARIA
             loaded = base if variant == "base" else shared
             runs = [run_variant(variant, loaded, chat, cfg, r) for r in range(cfg.repeats)]
             results[variant] = median_runs(runs)
+        # Continuous batching: decode throughput of concurrent requests, batched vs one by one.
+        throughput = {
+            f"{mode}_tokens_per_s": statistics.median(
+                decode_throughput(shared, mode == "batched", cfg.clients, cfg.decode_tokens, cfg.seed + r)
+                for r in range(cfg.repeats)
+            )
+            for mode in ("batched", "one_by_one")
+        }
     out_dir.mkdir(parents=True, exist_ok=True)
     report = {
         "config": asdict(cfg),
         "threads": torch.get_num_threads(),
+        "decode_throughput": throughput,
         "results": {v: [asdict(r) for r in rs] for v, rs in results.items()},
     }
     (out_dir / "bench_chat.json").write_text(json.dumps(report, indent=2))
-    (out_dir / "bench_chat.md").write_text(markdown_table(results))
+    table = markdown_table(results)
+    table += (
+        f"\nDecode throughput, {cfg.clients} concurrent requests x {cfg.decode_tokens} tokens: "
+        f"{throughput['batched_tokens_per_s']:.1f} tokens/s batched vs "
+        f"{throughput['one_by_one_tokens_per_s']:.1f} one by one "
+        f"({throughput['batched_tokens_per_s'] / throughput['one_by_one_tokens_per_s']:.2f}x).\n"
+    )
+    (out_dir / "bench_chat.md").write_text(table)
     plot(results, cfg, out_dir / "bench_chat.png")
     return report
 

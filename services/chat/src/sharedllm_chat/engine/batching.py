@@ -28,7 +28,7 @@ def _pad_left(t: torch.Tensor, pad: int) -> torch.Tensor:
     return F.pad(t, (0, 0, pad, 0)) if pad else t
 
 
-@dataclass
+@dataclass(eq=False)
 class DecodeBatch:
     members: list[Any]  # the requests, in row order
     cache: DynamicCache

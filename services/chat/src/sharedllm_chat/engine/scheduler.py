@@ -36,7 +36,7 @@ class QueueFull(Exception):
     pass
 
 
-@dataclass
+@dataclass(eq=False)
 class GenerationRequest:
     prompt_ids: list[int]
     params: SamplingParams
@@ -47,7 +47,7 @@ class GenerationRequest:
     submitted_at: float = field(default_factory=time.perf_counter)
 
 
-@dataclass
+@dataclass(eq=False)
 class _Sequence:
     req: GenerationRequest
     text: IncrementalText
