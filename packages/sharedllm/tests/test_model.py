@@ -167,3 +167,16 @@ def test_query_policy_selects_per_query_and_right_policy_does_not(tokens):
             a = model.build_injected_context(chunks, input_ids=first)
             b = model.build_injected_context(chunks, input_ids=second)
         assert (not torch.equal(a.keys[0], b.keys[0])) == should_differ, policy
+
+
+def test_eager_and_sdpa_attention_agree_with_padded_contexts(model, tokens):
+    ids, chunks = tokens(2, 8), tokens(2, 3, 64)
+    mask = torch.tensor([[True, True, True], [False, True, True]])
+    eager = copy.deepcopy(model)
+    eager.set_attn_implementation("eager")
+    assert eager.upper_decoder.layers[0].cross_attn.config._attn_implementation == "eager"
+    assert eager.lower.config._attn_implementation == "eager"
+    with torch.no_grad():
+        expected = model(ids, context_input_ids=chunks, context_mask=mask).logits
+        logits = eager(ids, context_input_ids=chunks, context_mask=mask).logits
+    assert torch.allclose(logits, expected, atol=1e-5)
