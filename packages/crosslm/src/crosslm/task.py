@@ -9,8 +9,10 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from sharelm.schema import Conversation
+if TYPE_CHECKING:  # tasks read conversations by attribute; the model-only paths need no pydantic
+    from sharelm.schema import Conversation
 
 DEFAULT_TEMPLATE = "{label} :"
 
