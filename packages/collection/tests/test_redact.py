@@ -139,3 +139,19 @@ def test_clean_conversation_is_untouched():
     conv = Conversation.model_validate({"conversation": [{"role": "user", "content": "hello there"}]})
     out, counts = redact_conversation(conv)
     assert counts == {} and out == conv and out.conversation_metadata.redacted is None
+
+
+def test_prefilters_never_change_the_result():
+    """requires / gate / min_digits only skip work: the bare regexes must redact the same."""
+    import dataclasses
+
+    from sharelm.bench.generate import generate
+    from sharelm.bench.pii_eval import labelled_set
+    from sharelm.redact import Redactor, default_rules
+
+    bare = Redactor([dataclasses.replace(r, requires=(), gate=None, min_digits=0) for r in default_rules()])
+    full = Redactor()
+    texts = [e.text for e in labelled_set(per_type=10, seed=5)]
+    texts += ["\n".join(m.content for m in c.conversation) for c in generate(100, seed=5, pii_rate=0.5)]
+    for text in texts:
+        assert full.redact(text) == bare.redact(text), text

@@ -1,9 +1,9 @@
 """Deduplication: exact (normalised content hash) and near-duplicate (MinHash LSH via `datasketch`).
 
-Exact keys are 64-bit hashes kept for the whole run (a few dozen bytes per conversation). The near-dup
-index is bounded: two generations of `MinHashLSH`, each holding at most `window // 2` conversations, so a
-conversation is compared with at least the previous `window // 2` and at most `window` kept ones; memory
-stops growing once the window is full. Every drop is reported with its reason.
+Exact keys are 64-bit hashes kept for the whole run (a few dozen bytes per conversation). Near duplicates:
+MinHash signatures (datasketch's affine32 scheme, computed for a whole batch at once with numpy) in a
+banded LSH index over the last `window` kept conversations, so memory stops growing once the window is
+full. Every drop is reported with its reason.
 """
 
 from __future__ import annotations
@@ -34,12 +34,11 @@ def normalise(text: str) -> str:
 _POS_WEIGHTS = (np.random.RandomState(20240601).randint(0, 1 << 31, 64, dtype=np.uint32) * 2 + 1).astype(_U32)
 
 
-def token_hashes(norm: str) -> np.ndarray:
-    """32-bit hashes of the space-separated tokens of a normalised text (or texts joined by newlines)."""
-    b = np.frombuffer(norm.encode("utf-8", "surrogatepass"), np.uint8)
+def _token_hashes(b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(32-bit hash, first byte offset) of each token of UTF-8 bytes; spaces and newlines separate."""
     if len(b) == 0:
-        return np.empty(0, _U32)
-    word = (b != 32) & (b != 10)  # spaces separate tokens, newlines separate texts (batch_shingle_hashes)
+        return np.empty(0, _U32), np.empty(0, np.int64)
+    word = (b != 32) & (b != 10)
     start = word & np.concatenate(([True], ~word[:-1]))
     idx = np.flatnonzero(word)
     tok = np.cumsum(start, dtype=np.int32)[idx] - 1
@@ -47,17 +46,20 @@ def token_hashes(norm: str) -> np.ndarray:
     pos = np.minimum(idx - first[tok], len(_POS_WEIGHTS) - 1)
     with np.errstate(over="ignore"):
         vals = (b[idx].astype(_U32) + _U32(1)) * _POS_WEIGHTS[pos]
-        return np.add.reduceat(vals, np.searchsorted(idx, first)).astype(_U32)
+        return np.add.reduceat(vals, np.searchsorted(idx, first)).astype(_U32), first
 
 
-def content_key(conv: Conversation) -> int:
+def token_hashes(norm: str) -> np.ndarray:
+    """32-bit hashes of the space-separated tokens of a normalised text, in order."""
+    return _token_hashes(np.frombuffer(norm.encode("utf-8", "surrogatepass"), np.uint8))[0]
+
+
+def content_key(conv: Conversation, norms: list[str] | None = None) -> int:
     """64-bit hash of the roles and normalised contents (ids, metadata and timestamps are ignored)."""
+    norms = norms if norms is not None else [normalise(m.content) for m in conv.conversation]
     h = hashlib.blake2b(digest_size=8)
-    for m in conv.conversation:
-        h.update(m.role.encode())
-        h.update(b"\x1f")
-        h.update(normalise(m.content).encode("utf-8", "surrogatepass"))
-        h.update(b"\x1e")
+    for m, norm in zip(conv.conversation, norms, strict=True):
+        h.update(f"{m.role}\x1f{norm}\x1e".encode("utf-8", "surrogatepass"))
     return int.from_bytes(h.digest(), "little")
 
 
@@ -87,27 +89,29 @@ def shingle_hashes(text: str, k: int = 3) -> np.ndarray:
     return np.unique(hv if len(hv) < k else _kgrams(hv, k))
 
 
-def batch_shingle_hashes(texts: list[str], k: int = 3) -> list[np.ndarray]:
-    """`shingle_hashes` for many texts at once: one pass of numpy over the joined batch."""
-    norms = [normalise(t) for t in texts]
-    hv = token_hashes("\n".join(norms))  # normalise() removed every newline: "\n" only separates texts
-    # Token i of the joined text belongs to text doc[i]: count the separators before it.
-    n_tokens = [len(t.split(" ")) if t else 0 for t in norms]
-    doc = np.repeat(np.arange(len(texts)), n_tokens)
+def batch_shingle_hashes(texts: list[str], k: int = 3, normalised: bool = False) -> list[np.ndarray]:
+    """`shingle_hashes` for many texts at once (one numpy pass over the joined batch), possibly repeating
+    a k-gram: MinHash does not care, and skipping the de-duplication halves the cost."""
+    norms = texts if normalised else [normalise(t) for t in texts]
+    # normalise() removed every newline, so "\n" only separates texts.
+    b = np.frombuffer("\n".join(norms).encode("utf-8", "surrogatepass"), np.uint8)
+    hv, first = _token_hashes(b)
+    doc = np.searchsorted(np.flatnonzero(b == 10), first)  # separators before a token = its text's index
+    n_tokens = np.bincount(doc, minlength=len(texts)).tolist()
     result: list[np.ndarray] = [np.empty(0, _U32)] * len(texts)
     if len(hv) >= k:
+        # k-grams within one text only; they stay in text order, so each text's are one contiguous run.
+        # Repeated k-grams are kept: a minimum over a multiset equals the minimum over its set.
         grams = _kgrams(hv, k)
         same = doc[: len(doc) - k + 1] == doc[k - 1 :]
-        keyed = np.unique((doc[: len(grams)][same].astype(np.uint64) << np.uint64(32)) | grams[same])
-        gdoc = (keyed >> np.uint64(32)).astype(np.int64)
+        ghash, gdoc = grams[same], doc[: len(grams)][same]
         bounds = np.searchsorted(gdoc, np.arange(len(texts) + 1))
-        ghash = (keyed & np.uint64(0xFFFFFFFF)).astype(_U32)
         result = [ghash[bounds[i] : bounds[i + 1]] for i in range(len(texts))]
     for i, (norm, n) in enumerate(zip(norms, n_tokens, strict=True)):
         if n < k + 2 and len(norm) > 20:
             result[i] = _char_grams(norm)
         elif n < k:
-            result[i] = np.unique(token_hashes(norm))
+            result[i] = token_hashes(norm)
     return result
 
 
@@ -141,6 +145,54 @@ class DedupStats:
     examples: list[DropRecord] = field(default_factory=list)
 
 
+class BandIndex:
+    """MinHash LSH over a ring buffer of the last `capacity` kept signatures.
+
+    One dict per band maps the band's 64-bit key to the newest slot holding it; candidates are verified on
+    the full signature. Memory is fixed by `capacity` (about 0.8 KB a conversation with 64 permutations,
+    several times less than datasketch's `MinHashLSH`, which keeps sets of keys per bucket).
+    """
+
+    def __init__(self, capacity: int, num_perm: int, bands: int, rows: int):
+        self.capacity, self.bands, self.rows = max(1, capacity), bands, rows
+        self.sigs = np.zeros((self.capacity, num_perm), _U32)
+        self.keys = np.zeros((self.capacity, bands), np.int64)
+        self.ids: list[str | None] = [None] * self.capacity
+        self.tables: list[dict[int, int]] = [{} for _ in range(bands)]
+        self.next = 0
+        mix = np.random.RandomState(7).randint(1, 1 << 62, rows, dtype=np.int64) | 1
+        self._mix = mix.astype(np.uint64)
+
+    def __len__(self) -> int:
+        return sum(i is not None for i in self.ids)
+
+    def band_keys(self, sigs: np.ndarray) -> np.ndarray:
+        """[n, bands] 64-bit keys, each combining one band's `rows` values (multiply-add, wrapping)."""
+        banded = sigs[:, : self.bands * self.rows].reshape(len(sigs), self.bands, self.rows).astype(np.uint64)
+        with np.errstate(over="ignore"):
+            return (banded * self._mix).sum(axis=2).view(np.int64)
+
+    def best_match(self, sig: np.ndarray, keys: np.ndarray) -> tuple[str, float] | None:
+        slots = {t.get(k) for t, k in zip(self.tables, keys.tolist(), strict=True)} - {None}
+        best = None
+        for slot in slots:
+            sim = float(np.count_nonzero(self.sigs[slot] == sig)) / len(sig)
+            if best is None or sim > best[1]:
+                best = (self.ids[slot], sim)
+        return best
+
+    def insert(self, cid: str, sig: np.ndarray, keys: np.ndarray) -> None:
+        slot = self.next
+        self.next = (slot + 1) % self.capacity
+        if self.ids[slot] is not None:  # evict the oldest: forget its band keys that still point here
+            for table, old in zip(self.tables, self.keys[slot].tolist(), strict=True):
+                if table.get(old) == slot:
+                    del table[old]
+        self.sigs[slot], self.keys[slot], self.ids[slot] = sig, keys, cid
+        for table, k in zip(self.tables, keys.tolist(), strict=True):
+            table[k] = slot
+
+
 class Deduplicator:
     """`filter(convs)` yields the first occurrence of each conversation and records the drops."""
 
@@ -150,7 +202,7 @@ class Deduplicator:
         near: bool = True,
         threshold: float = 0.8,
         num_perm: int = 64,
-        window: int = 200_000,
+        window: int = 100_000,
         min_tokens: int = 20,
         seed: int = 1,
         batch_size: int = 512,
@@ -169,23 +221,23 @@ class Deduplicator:
         self._exact: set[int] = set()
         if near:
             from datasketch import MinHash
+            from datasketch.lsh import _optimal_param
 
-            # datasketch's own affine32 permutation parameters, so the signatures are datasketch MinHashes.
-            self._perm = MinHash(num_perm=num_perm, seed=seed, scheme="affine32").permutations
-            self._a, self._b = self._perm
-            self._generations = [self._new_index()]
-            self._signatures: list[dict[str, np.ndarray]] = [{}]
+            # datasketch's affine32 permutations: our signatures are datasketch MinHashes (a test checks),
+            # and its band/row split for the threshold (equal weights on false positives and negatives).
+            self._a, self._b = MinHash(num_perm=num_perm, seed=seed, scheme="affine32").permutations
+            self.bands, self.rows = _optimal_param(threshold, num_perm, 0.5, 0.5)
+            self.index = BandIndex(window, num_perm, self.bands, self.rows)
 
-    def _new_index(self):
-        from datasketch import MinHashLSH
-
-        return MinHashLSH(threshold=self.threshold, num_perm=self.num_perm)
-
-    def signatures(self, texts: list[str]) -> list[np.ndarray | None]:
+    def signatures(self, texts: list[str], normalised: bool = False) -> list[np.ndarray | None]:
         """MinHash signatures for a batch (None where a text is too short to judge), vectorised in blocks
         small enough for the CPU cache."""
         # 64 texts per numpy pass: bigger batches fall out of the CPU cache and run slower per text.
-        hashes = [h for s in range(0, len(texts), 64) for h in batch_shingle_hashes(texts[s : s + 64])]
+        hashes = [
+            h
+            for s in range(0, len(texts), 64)
+            for h in batch_shingle_hashes(texts[s : s + 64], normalised=normalised)
+        ]
         result: list[np.ndarray | None] = [None] * len(texts)
         ok = [i for i, h in enumerate(hashes) if len(h) >= self.min_tokens - 2]
         for s in range(0, len(ok), 16):
@@ -199,27 +251,13 @@ class Deduplicator:
         return result
 
     def _near_match(self, key: str, sig: np.ndarray) -> tuple[str, float] | None:
-        from datasketch import MinHash
-
-        mh = MinHash(
-            num_perm=self.num_perm, hashvalues=sig, permutations=self._perm, scheme="affine32"
-        )  # passing the permutations skips datasketch regenerating them for every MinHash
-        best: tuple[str, float] | None = None
-        for index, sigs in zip(self._generations, self._signatures, strict=True):
-            for cand in index.query(mh):
-                sim = float(np.count_nonzero(sigs[cand] == sig)) / self.num_perm
-                if sim >= self.threshold and (best is None or sim > best[1]):
-                    best = (cand, sim)
-        if best is None:
-            self._insert(key, mh, sig)
-        return best
-
-    def _insert(self, key: str, mh, sig: np.ndarray) -> None:
-        if len(self._signatures[-1]) >= max(1, self.window // 2):
-            self._generations = [self._generations[-1], self._new_index()]
-            self._signatures = [self._signatures[-1], {}]
-        self._generations[-1].insert(key, mh, check_duplication=False)
-        self._signatures[-1][key] = sig
+        """The most similar kept conversation at or above the threshold; else index this one."""
+        keys = self.index.band_keys(sig[None, :])[0]
+        best = self.index.best_match(sig, keys)
+        if best is not None and best[1] >= self.threshold:
+            return best
+        self.index.insert(key, sig, keys)
+        return None
 
     def _drop(self, record: DropRecord) -> None:
         self.drops.append(record)
@@ -242,20 +280,23 @@ class Deduplicator:
 
     def _filter_batch(self, batch: list[Conversation]) -> Iterator[Conversation]:
         fresh: list[tuple[Conversation, int]] = []
+        texts: list[str] = []  # normalised once, for both the exact key and the shingles
         for conv in batch:
             self.stats.seen += 1
-            key = content_key(conv)
+            norms = [normalise(m.content) for m in conv.conversation]
+            key = content_key(conv, norms)
             if key in self._exact:
                 self.stats.exact += 1
                 self._drop(DropRecord(conv.conversation_id, "exact", None, 1.0, f"{key:016x}"))
                 continue
             self._exact.add(key)
             fresh.append((conv, key))
+            texts.append(" ".join(norms))
         if not self.near:
             self.stats.kept += len(fresh)
             yield from (c for c, _ in fresh)
             return
-        sigs = self.signatures(["\n".join(m.content for m in c.conversation) for c, _ in fresh])
+        sigs = self.signatures(texts, normalised=True)
         for (conv, key), sig in zip(fresh, sigs, strict=True):
             match = None if sig is None else self._near_match(conv.conversation_id, sig)
             if match is not None:

@@ -15,6 +15,7 @@ import time
 import types
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,7 @@ def ours() -> Callable[[str], str]:
     return lambda text: redact_text(text)[0]
 
 
+@lru_cache(maxsize=1)
 def _anonymization_modules() -> dict[str, Any]:
     """The `anonymization` package's regex anonymizers. Its `__init__` also imports spaCy for NER
     anonymizers the ShareLM chain does not use; without spaCy installed, load the regex modules directly

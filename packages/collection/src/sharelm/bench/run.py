@@ -67,6 +67,32 @@ def redaction_speed(data: Path, n_texts: int, log: Log) -> dict[str, Any]:
     return result
 
 
+def language_eval() -> dict[str, Any]:
+    """Accuracy of the tagger on every ChatterBot dialog, per language (labels: the corpus' directories)."""
+    from collections import Counter
+
+    from sharelm.language import LanguageTagger, sample_text
+    from sharelm.sources.chatterbot import load_corpus
+
+    convs = list(load_corpus(["all"]))
+    expected = [c.conversation_metadata.language for c in convs]
+    t = time.process_time()
+    found = LanguageTagger().detect([sample_text(c) for c in convs])
+    cpu = time.process_time() - t
+    total, hits = Counter(expected), Counter(e for e, f in zip(expected, found, strict=True) if e == f)
+    per_language = {lang: round(hits[lang] / n, 3) for lang, n in sorted(total.items())}
+    supported = [lang for lang in total if lang not in ("Hinglish", "Oriya")]
+    return {
+        "dialogs": len(convs),
+        "accuracy_supported_languages": round(
+            sum(hits[x] for x in supported) / sum(total[x] for x in supported), 4
+        ),
+        "unsupported_by_lingua": ["Hinglish", "Oriya"],
+        "per_language": per_language,
+        "cpu_us_per_dialog": round(cpu / len(convs) * 1e6),
+    }
+
+
 def plot(results: dict[str, Any], path: Path) -> None:
     import matplotlib
 
@@ -129,18 +155,26 @@ def run_bench(
     stage_size = stage_size or min(sizes)
     results: dict[str, Any] = {"sizes": sizes, "stage_size": stage_size, "python": sys.version.split()[0]}
     data = {n: dataset(n, out_dir, log) for n in sorted(set(sizes) | {stage_size})}
+
+    def save() -> None:  # after every step: a long run that stops early still leaves its figures
+        (out_dir / "bench.json").write_text(json.dumps(results, indent=2))
+
+    results["redaction_speed"] = redaction_speed(data[stage_size], redaction_texts, log)
+    log("labelled PII evaluation")
+    results["pii_eval"] = compare(pii_per_type)
+    log("language tagging on the ChatterBot corpus")
+    results["language_eval"] = language_eval()
+    save()
     results["stages"] = []
     for stage in STAGES:
         log(f"build {stage} on {stage_size:,}")
         results["stages"].append(build_in_subprocess(data[stage_size], out_dir, stage))
+        save()
     results["scaling"] = []
     for n in sizes:
         log(f"build validate+redact+dedup on {n:,}")
         results["scaling"].append(build_in_subprocess(data[n], out_dir, "validate+redact+dedup"))
-    results["redaction_speed"] = redaction_speed(data[stage_size], redaction_texts, log)
-    log("labelled PII evaluation")
-    results["pii_eval"] = compare(pii_per_type)
-    (out_dir / "bench.json").write_text(json.dumps(results, indent=2))
+        save()
     plot(results, out_dir / "bench.png")
     if not keep_data:
         for path in data.values():
