@@ -109,7 +109,8 @@ if (typeof importScripts === 'function') {
       return {
         consent, settings, health,
         contributor: auth ? auth.contributor_id : null,
-        uploaded: Object.keys(uploaded).length,
+        shared: Object.entries(uploaded).map(([key, u]) => ({ key, ...u }))
+          .sort((x, y) => y.uploaded_at - x.uploaded_at),
         platforms: adapters.ADAPTERS.map((a) => ({ id: a.id, name: a.name })),
         conversations: consent ? await listing() : [],
       };
@@ -122,6 +123,7 @@ if (typeof importScripts === 'function') {
     flush: () => outbox.flush(),
     export: (m) => exportAll(m.format),
     deleteMyData: () => outbox.deleteMyData(),
+    deleteShared: (m) => outbox.deleteShared(m.key),
   };
 
   ext.runtime.onMessage.addListener((msg, _sender, sendResponse) => {

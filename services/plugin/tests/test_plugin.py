@@ -178,6 +178,6 @@ def test_browser_end_to_end_with_real_collector(collector, tmp_path):
     print(log[-3000:])  # step timings, shown with -rP
     assert not problems, "\n".join(problems)
     assert rc == 0, log[-6000:]
-    assert verified == 2, log[-3000:]
+    assert verified == 3, log[-3000:]
     for shot in ("popup-consent.png", "popup-list.png", "popup-ratings.png"):
         assert (out / shot).stat().st_size > 5000, shot

@@ -85,7 +85,10 @@
         res = await post(settings, auth, body);
       }
       if (res.status === 200 || res.status === 201) {
-        await store.acknowledge(rec.key, rec.version, rec.conversation_id);
+        const first = body.conversation.find((m) => m.role === 'user') || body.conversation[0];
+        await store.acknowledge(rec.key, rec.version, rec.conversation_id, {
+          platform: rec.platform, title: body.conversation_metadata.title, preview: first.content.slice(0, 160),
+        });
         return { outcome: 'sent', auth };
       }
       const reason = await errorText(res);
@@ -151,7 +154,21 @@
       return { deleted: true };
     }
 
-    return { flush, deleteMyData };
+    /** Delete one shared conversation on the server (it stays deleted: the key is tombstoned locally). */
+    async function deleteShared(key) {
+      const settings = await store.settings();
+      const a = await store.auth();
+      const entry = (await store.uploaded())[key];
+      if (!a || !entry) return { deleted: false, reason: 'not shared from this browser' };
+      const res = await fetchImpl(endpoint(settings, `/v1/conversations/${encodeURIComponent(entry.conversation_id)}`), {
+        method: 'DELETE', headers: { authorization: `Bearer ${a.token}` },
+      });
+      if (res.status >= 300 && res.status !== 404) return { deleted: false, reason: await errorText(res) };
+      await store.forgetUploaded(key);
+      return { deleted: true };
+    }
+
+    return { flush, deleteMyData, deleteShared };
   }
 
   const api = { createOutbox, backoffMs, due, nextWake };

@@ -4,7 +4,8 @@
 //
 // Keys: "consent", "settings", "auth" {token, contributor_id}, "conv:<key>" one record per conversation,
 // "tombstones" [key] (deleted conversations are never captured again), "uploaded" {key: {conversation_id,
-// uploaded_at}} (so a conversation that grows after upload is re-sent under the same id), "health".
+// uploaded_at, platform, title, preview}} (so a conversation that grows after upload is re-sent under the
+// same id, and the popup can list what was shared and delete it on the server), "health".
 (function (root) {
   'use strict';
 
@@ -146,19 +147,32 @@
     const setDontShare = (key, value) => update(key, (rec) => { rec.dont_share = Boolean(value); });
 
     function remove(key) {
+      return serial(() => tombstone(key));
+    }
+
+    // Unqueued: callers hold the queue already.
+    async function tombstone(key) {
+      const tomb = await get1('tombstones', []);
+      if (!tomb.includes(key)) tomb.push(key);
+      await area.set({ tombstones: tomb.slice(-MAX_TOMBSTONES) });
+      await area.remove(PREFIX + key);
+    }
+
+    /** Deleted on the server: no longer listed as shared, and never captured again. */
+    function forgetUploaded(key) {
       return serial(async () => {
-        const tomb = await get1('tombstones', []);
-        if (!tomb.includes(key)) tomb.push(key);
-        await area.set({ tombstones: tomb.slice(-MAX_TOMBSTONES) });
-        await area.remove(PREFIX + key);
+        const uploaded = await get1('uploaded', {});
+        delete uploaded[key];
+        await area.set({ uploaded });
+        await tombstone(key);
       });
     }
 
     /** The collector acknowledged `version` of this record: only now may the local copy go. */
-    function acknowledge(key, version, conversationId) {
+    function acknowledge(key, version, conversationId, summary = {}) {
       return serial(async () => {
         const uploaded = await get1('uploaded', {});
-        uploaded[key] = { conversation_id: conversationId, uploaded_at: now() };
+        uploaded[key] = { ...summary, conversation_id: conversationId, uploaded_at: now() };
         await area.set({ uploaded });
         const rec = await record(key);
         if (!rec) return;
@@ -216,7 +230,7 @@
     return {
       settings, setSettings, consent, setConsent, auth, setAuth, records, record, capture, refusal,
       rateMessage, rateConversation, setDontShare, remove, acknowledge, uploadFailed, uploadRejected,
-      uploaded, clearUploaded, setHealth, health,
+      uploaded, clearUploaded, forgetUploaded, setHealth, health,
     };
   }
 

@@ -93,6 +93,22 @@
     }
   }
 
+  function renderShared(shared, platforms) {
+    $('shared-count').textContent = String(shared.length);
+    $('shared').replaceChildren(...shared.map((u) => el('li', { class: 'shared-item', dataset: { key: u.key, conversationId: u.conversation_id } },
+      el('span', { class: 'platform' }, (platforms.find((p) => p.id === u.platform) || { name: u.platform || '' }).name),
+      el('span', { class: 'preview', title: u.preview || '' }, u.title || u.preview || u.conversation_id),
+      el('button', { class: 'delete-shared', onclick: async () => {
+        try {
+          const r = await call('deleteShared', { key: u.key });
+          $('shared-result').textContent = r.deleted ? 'Deleted from the server.' : `Not deleted: ${r.reason}`;
+        } catch (err) {
+          $('shared-result').textContent = `Error: ${err.message}`;
+        }
+        await render();
+      } }, 'Delete from server'))));
+  }
+
   let open = new Set();
   async function render() {
     const s = await call('state');
@@ -105,13 +121,16 @@
     renderBroken(s.health, s.platforms);
     const waiting = s.conversations.filter((c) => !c.dont_share).length;
     $('summary').textContent = `${s.conversations.length} stored, ${waiting} to share` +
-      `${s.uploaded ? `, ${s.uploaded} shared` : ''}${s.settings.paused ? ' - paused' : ''}`;
+      `${s.shared.length ? `, ${s.shared.length} shared` : ''}${s.settings.paused ? ' - paused' : ''}`;
+    renderShared(s.shared, s.platforms);
     open = new Set([...document.querySelectorAll('.conv')].filter((li) => !li.querySelector('.messages').hidden).map((li) => li.dataset.key));
     $('list').replaceChildren(...s.conversations.map((c) => renderConversation(c, s.settings)));
     for (const li of document.querySelectorAll('.conv')) if (open.has(li.dataset.key)) li.querySelector('.messages').hidden = false;
     $('empty').hidden = s.conversations.length > 0;
     if (document.activeElement !== $('hold')) $('hold').value = s.settings.holdHours;
     if (document.activeElement !== $('collector')) $('collector').value = s.settings.collectorUrl;
+    const meta = s.settings.userMetadata || {};
+    for (const f of ['age', 'gender', 'location']) if (document.activeElement !== $(`meta-${f}`)) $(`meta-${f}`).value = meta[f] || '';
     $('sites').replaceChildren(el('legend', {}, "Don't share on"), ...s.platforms.map((p) => el('label', {},
       el('input', { type: 'checkbox', value: p.id, checked: s.settings.excludedSites.includes(p.id), onchange: toggleSite }), ` ${p.name}`)));
   }
@@ -156,6 +175,13 @@
         $('publish-result').textContent = 'Collector: not a URL';
       }
     });
+    for (const f of ['age', 'gender', 'location']) {
+      $(`meta-${f}`).addEventListener('change', () => act('setSettings', { patch: { userMetadata: {
+        age: $('meta-age').value.trim() || null,
+        gender: $('meta-gender').value.trim() || null,
+        location: $('meta-location').value.trim() || null,
+      } } }));
+    }
     $('publish').addEventListener('click', async () => {
       $('publish').disabled = true;
       $('publish-result').textContent = 'Publishing...';

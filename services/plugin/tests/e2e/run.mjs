@@ -276,7 +276,16 @@ async function main() {
     await control.call('verify', { expected, absent: notShared, forbidden: [...PII, 'before consent', 'poe after delete'] });
 
     log('step 10');
-    // 10. "Delete my data" erases everything of this contributor on the server.
+    // 10. Delete one shared conversation on the server from the popup's "Shared" list.
+    await popup.click('#shared-box summary');
+    const gone = expected.find((e) => e.key === keyOf('grok'));
+    await popup.locator(`li.shared-item[data-key="${gone.key}"] button.delete-shared`).click();
+    await popup.waitForFunction(() => /Deleted from the server/.test(document.getElementById('shared-result').textContent), null, POLL);
+    assert.equal(await popup.locator('li.shared-item').count(), 8);
+    await control.call('verify', { expected: expected.filter((e) => e !== gone), absent: [gone.conversation_id], forbidden: [] });
+
+    log('step 11');
+    // 11. "Delete my data" erases everything of this contributor on the server.
     await popup.click('#settings summary');
     await popup.click('#delete-my-data');
     await popup.click('#delete-yes');

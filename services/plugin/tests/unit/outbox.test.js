@@ -28,6 +28,7 @@ function collectorDouble() {
       const forced = state.next.shift();
       if (forced) return reply(forced, { detail: `forced ${forced}` });
       if (!state.tokens.has((entry.auth || '').replace('Bearer ', ''))) return reply(401, { detail: 'bad token' });
+      if (req.method === 'DELETE') return reply(204, {});
       return reply(state.status, { conversation_id: entry.body.conversation_id, status: 'created' });
     });
   });
@@ -200,6 +201,24 @@ test('an expired token is replaced; "delete my data" calls the API and forgets t
     assert.equal(del.url, '/v1/contributors/me');
     assert.equal(del.auth, 'Bearer tok-1');
     assert.equal(await s.store.auth(), null);
+  } finally {
+    s.close();
+  }
+});
+
+test('a shared conversation can be deleted on the server, and is not captured again', async () => {
+  const s = await setup();
+  try {
+    await s.store.capture(capture('chatgpt:1'));
+    assert.equal((await s.outbox.flush({ force: true })).sent, 1);
+    const shared = await s.store.uploaded();
+    assert.deepEqual(Object.keys(shared), ['chatgpt:1']);
+    assert.equal(shared['chatgpt:1'].preview, 'q0');
+    assert.deepEqual(await s.outbox.deleteShared('chatgpt:1'), { deleted: true });
+    const del = s.col.seen.find((e) => e.method === 'DELETE');
+    assert.equal(del.url, `/v1/conversations/${shared['chatgpt:1'].conversation_id}`);
+    assert.deepEqual(await s.store.uploaded(), {});
+    assert.equal((await s.store.capture(capture('chatgpt:1', 2))).reason, 'deleted by the user');
   } finally {
     s.close();
   }
