@@ -176,6 +176,29 @@ def test_client_disconnect_cancels_generation(client, http):
     assert _metric(http, 'chat_requests_total{outcome="cancelled"}') == before + 1
 
 
+def test_non_streaming_disconnect_cancels_generation(http, llama_server):
+    before = _metric(http, 'chat_requests_total{outcome="cancelled"}')
+    body = {"model": MODEL, "messages": HELLO, "max_tokens": 500, "seed": 1}
+    with pytest.raises(httpx.ReadTimeout):  # the client gives up and closes the connection
+        httpx.post(f"{llama_server}/v1/chat/completions", json=body, timeout=0.3)
+    deadline = time.monotonic() + 30
+    while _metric(http, 'chat_requests_total{outcome="cancelled"}') == before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _metric(http, 'chat_requests_total{outcome="cancelled"}') == before + 1
+
+
+def test_api_key_when_configured(llama_loaded):
+    settings = Settings(served_model_name=MODEL, api_key="s3cret")
+    with serve_in_thread(create_app(settings, llama_loaded)) as url:
+        good = openai.OpenAI(base_url=f"{url}/v1", api_key="s3cret", max_retries=0)
+        assert _chat(good, max_tokens=2).choices[0].message.content is not None
+        bad = openai.OpenAI(base_url=f"{url}/v1", api_key="wrong", max_retries=0)
+        with pytest.raises(openai.AuthenticationError) as err:
+            bad.models.list()
+        assert "API key" in err.value.message
+        assert httpx.get(f"{url}/healthz").status_code == 200  # probes stay open
+
+
 def test_queue_limit_answers_429(llama_loaded):
     settings = Settings(served_model_name=MODEL, max_queue=1, max_active=1, max_tokens_limit=4000)
     with serve_in_thread(create_app(settings, llama_loaded)) as url:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
+from sharedllm_chat.api.deps import require_api_key
 from sharedllm_chat.api.errors import install_error_handlers
 from sharedllm_chat.api.routes import chat, conversations, health, models
 from sharedllm_chat.app_state import AppState
@@ -33,6 +34,7 @@ def create_app(settings: Settings | None = None, loaded: LoadedModel | None = No
         description="OpenAI-compatible chat completions served by a SharedLLM model",
     )
     install_error_handlers(app)
-    for router in (chat.router, models.router, conversations.router, health.router):
-        app.include_router(router)
+    for router in (chat.router, models.router, conversations.router):
+        app.include_router(router, dependencies=[Depends(require_api_key)])
+    app.include_router(health.router)
     return app

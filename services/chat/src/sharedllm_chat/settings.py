@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     collector_url: str | None = None
     collector_token: str | None = None
     collector_timeout_s: float = 10.0
+
+    # When set, every /v1 call needs `Authorization: Bearer <api_key>` (the openai client's api_key).
+    api_key: SecretStr | None = None
 
     host: str = "127.0.0.1"
     port: int = 8000
