@@ -114,10 +114,11 @@ async function main() {
     const pages = {};
     const questions = {};
     for (const name of Object.keys(FIXTURES)) {
-      if (name === 'copilot') continue;
+      if (name === 'copilot') continue; // excluded first, below
       const page = await context.newPage();
       pages[name] = page;
-      await page.goto(FIXTURES[name].url);
+      // Query strings and fragments (tokens, search terms) never reach the stored page URL.
+      await page.goto(`${FIXTURES[name].url}?utm_source=test&token=s3cret#section`);
       await waitThumbs(page, 2, name);
       questions[name] = `how does ${name} stream`;
       await chat(page, questions[name]);
@@ -132,12 +133,22 @@ async function main() {
     const freshKey = `chatgpt:${freshId.split('/')[1]}`;
     await popup.waitForFunction((k) => document.querySelector(`li.conv[data-key="${k}"]`), freshKey, POLL);
 
-    // Per-site "don't share": Copilot is excluded, nothing is kept there.
+    // Per-site "don't share": while Copilot is excluded nothing is kept there; once allowed again it is.
     const copilot = await context.newPage();
+    pages.copilot = copilot;
     await copilot.goto(FIXTURES.copilot.url);
-    await copilot.waitForTimeout(1200);
+    await chat(copilot, 'said while copilot was excluded');
+    await copilot.waitForTimeout(800);
     assert.equal(await thumbsCount(copilot), 0);
     assert.ok(!(await stored()).some((k) => k.startsWith('conv:copilot')), 'excluded site captured');
+    await popup.bringToFront();
+    await popup.uncheck('#sites input[value="copilot"]');
+    await copilot.bringToFront();
+    await copilot.goto(FIXTURES.copilot.url);
+    await waitThumbs(copilot, 2, 'copilot');
+    questions.copilot = 'how does copilot stream';
+    await chat(copilot, questions.copilot);
+    await waitThumbs(copilot, 3, 'copilot');
 
     // Global pause: a chat opened while paused is not captured; resuming captures it.
     await popup.bringToFront();
@@ -228,6 +239,7 @@ async function main() {
       [keyOf('hf-chatui')]: { ratings: [0, 1, 0], rate: null, question: questions['hf-chatui'] },
       [keyOf('mistral')]: { ratings: [0, 0, 0], rate: null, question: questions.mistral },
       [keyOf('grok')]: { ratings: [0, 0, 0], rate: null, question: questions.grok },
+      [keyOf('copilot')]: { ratings: [0, 0, 0], rate: null, question: questions.copilot },
     };
     const expected = [];
     for (const c of kept) {
@@ -238,7 +250,7 @@ async function main() {
         contains: [e.question, answerMd(e.question), ...(e.first ? [e.first] : [])], n_messages: e.ratings.length * 2,
         redactions: c.key === freshKey ? [] : ['email', 'phone'] });
     }
-    assert.equal(expected.length, 9, `kept: ${kept.map((c) => c.key)}`);
+    assert.equal(expected.length, 10, `kept: ${kept.map((c) => c.key)}`);
     const notShared = state.conversations.filter((c) => c.dont_share).map((c) => c.conversation_id);
     assert.equal(notShared.length, 1);
 
@@ -262,8 +274,8 @@ async function main() {
     const result = await popup.locator('#publish-result').textContent();
     log('publish result:', result);
     assert.equal(killReply && killReply.stored, 1, 'the collector had stored exactly one conversation when killed');
-    assert.match(result, /^1 published, 8 failed, will retry/);
-    assert.equal((await stored()).length, 9, 'failed conversations stay in the outbox (8) plus the unshared one');
+    assert.match(result, /^1 published, 9 failed, will retry/);
+    assert.equal((await stored()).length, 10, 'failed conversations stay in the outbox (9) plus the unshared one');
     await popup.screenshot({ path: join(OUT, 'popup-retrying.png') });
 
     // The collector returns; the extension's own retries deliver the rest (no user action).
@@ -273,7 +285,7 @@ async function main() {
       assert.ok(Date.now() < retryDeadline, `retries did not deliver: ${await stored()}`);
       await popup.waitForTimeout(300);
     }
-    await control.call('verify', { expected, absent: notShared, forbidden: [...PII, 'before consent', 'poe after delete'] });
+    await control.call('verify', { expected, absent: notShared, forbidden: [...PII, 'before consent', 'poe after delete', 'said while copilot was excluded', 's3cret', 'utm_source'] });
 
     log('step 10');
     // 10. Delete one shared conversation on the server from the popup's "Shared" list.
@@ -281,7 +293,7 @@ async function main() {
     const gone = expected.find((e) => e.key === keyOf('grok'));
     await popup.locator(`li.shared-item[data-key="${gone.key}"] button.delete-shared`).click();
     await popup.waitForFunction(() => /Deleted from the server/.test(document.getElementById('shared-result').textContent), null, POLL);
-    assert.equal(await popup.locator('li.shared-item').count(), 8);
+    assert.equal(await popup.locator('li.shared-item').count(), 9);
     await control.call('verify', { expected: expected.filter((e) => e !== gone), absent: [gone.conversation_id], forbidden: [] });
 
     log('step 11');
