@@ -20,6 +20,50 @@ def _bar(path: Path, counts: dict[str, int], title: str) -> None:
     plt.close(fig)
 
 
+def _ttft_plot(path: Path, chat: dict) -> None:
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    turns = range(1, len(chat["ttft_s"]) + 1)
+    ax.plot(turns, [t * 1000 for t in chat["ttft_s"]], marker="o", label="time to first token (ms)")
+    ax.set_xlabel("turn")
+    ax.set_ylabel("ms")
+    ax2 = ax.twinx()
+    ax2.plot(turns, chat["history_tokens"], color="gray", linestyle="--", label="prompt tokens")
+    ax2.set_ylabel("prompt tokens")
+    fig.legend(loc="upper left")
+    ax.set_title("Long chat: time to first token as the history grows")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _round_row(label: str, rec: dict) -> str:
+    keys = ("slm_mean_accuracy", "llm_task_accuracy", "llm_general_ppl")
+    acc, llm_acc, ppl = (rec.get(k, float("nan")) for k in keys)
+    clients = f"{rec['num_ok']}/{rec['num_sampled']}" if "num_ok" in rec else ""
+    return f"| {label} | {acc:.3f} | {llm_acc:.3f} | {ppl:.2f} | {clients} |"
+
+
+def _crosslm_section(x: dict) -> list[str]:
+    metrics = x["metrics"]
+    lines = [
+        "",
+        "## 3. CrossLM",
+        "",
+        "| round | SLM mean accuracy | LLM task accuracy | LLM general ppl | clients |",
+        "|---|---|---|---|---|",
+    ]
+    if init := metrics.get("initial"):
+        lines.append(_round_row("before", init))
+    lines += [_round_row(str(rec["round"]), rec) for rec in metrics["rounds"]]
+    lines += [
+        "",
+        f"Per-round metrics, SLMs, the LLM adapter and CrossLM's own report: `{x['out_dir']}`.",
+        "",
+        "![crosslm](crosslm/report.png)",
+    ]
+    return lines
+
+
 def write_report(out: Path, report: dict) -> None:
     lines = ["# Platform demo report", ""]
     lines += [
@@ -51,5 +95,23 @@ def write_report(out: Path, report: dict) -> None:
             f"`sharelm-collector export` wrote {e['conversations']} conversations to `{e['path']}` "
             f"(by source: {e['by_source']}); {e['rated']} carry a rating, {e['redacted']} were redacted. "
             "No deleted conversation is in it.",
+        ]
+    if x := report.get("crosslm"):
+        lines += _crosslm_section(x)
+    if ch := report.get("chat"):
+        _ttft_plot(out / "chat_ttft.png", ch)
+        first, last = ch["ttft_s"][0] * 1000, ch["ttft_s"][-1] * 1000
+        arrived = "reached" if ch["contributed"] else "did NOT reach"
+        lines += [
+            "",
+            "## 4. Chat service",
+            "",
+            f"{ch['turns']} turns through the `openai` client, the prompt growing to "
+            f"{ch['history_tokens'][-1]} tokens; time to first token {first:.0f} ms at turn 1 and "
+            f"{last:.0f} ms at turn {ch['turns']}. "
+            f"Context chunks encoded {ch['chunks_encoded']}, served from the per-conversation cache "
+            f"{ch['chunks_reused']}. A response was rated and the chat {arrived} the collector.",
+            "",
+            "![ttft](chat_ttft.png)",
         ]
     (out / "README.md").write_text("\n".join(lines) + "\n")

@@ -7,6 +7,7 @@ Every service is started for real on loopback from the installed console scripts
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
 import time
@@ -19,7 +20,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from demo.report import write_report
 from demo.services import DemoError, Service, free_port, venv_command
-from demo.steps.collect import collect
+from demo.steps.chat import long_chat
+from demo.steps.collect import PLUGIN_UPLOADS, collect, create_contributor
+from demo.steps.crosslm import crosslm_rounds
 from demo.steps.export import export_snapshot
 
 console = Console(stderr=True)
@@ -99,8 +102,8 @@ def run_pipeline(out: Path, smoke: bool, seed: int) -> dict:
             max_conversations=300 if smoke else None,
             seed=seed,
         )
-        kept = stored.kept_ids | {u["conversation_id"] for u in _plugin_uploads()}
-        snapshot = pipe.step(
+        kept = stored.kept_ids | {u["conversation_id"] for u in PLUGIN_UPLOADS}
+        pipe.step(
             "export",
             "Operator: export a collection snapshot (Hugging Face dataset)",
             export_snapshot,
@@ -109,17 +112,56 @@ def run_pipeline(out: Path, smoke: bool, seed: int) -> dict:
             kept,
             stored.deleted_ids,
         )
-    del snapshot
+        pipe.step(
+            "crosslm",
+            "CrossLM: federated rounds on a local Ray, tiny models, non-IID clients",
+            crosslm_rounds,
+            out / "collection",
+            out / "crosslm",
+            rounds=2 if smoke else 3,
+            clients=3,
+            log_path=out / "logs" / "crosslm.log",
+            env=_crosslm_env(out),
+            smoke=smoke,
+        )
+        chat_token = create_contributor(collector.url)
+        chat_port = free_port()
+        chat_env = {
+            "SHAREDLLM_CHAT_COLLECTOR_URL": collector.url,
+            "SHAREDLLM_CHAT_COLLECTOR_TOKEN": chat_token,
+        }
+        chat = Service(
+            "chat service",
+            [venv_command("sharedllm-chat"), "serve", "--port", str(chat_port)],
+            chat_port,
+            out / "logs" / "chat.log",
+            chat_env,
+        )
+        with chat:
+            pipe.step(
+                "chat",
+                "Chat: a long chat with a tiny SharedLLM, a rating, contributed back",
+                long_chat,
+                chat.url,
+                collector.url,
+                chat_token,
+                turns=4 if smoke else 12,
+                words_per_turn=300 if smoke else 1500,
+            )
     report = {"smoke": smoke, "seed": seed, "timings_s": pipe.timings, **pipe.results}
     (out / "report.json").write_text(json.dumps(report, indent=2, default=sorted))
     write_report(out, report)
     return report
 
 
-def _plugin_uploads():
-    from demo.steps.collect import PLUGIN_UPLOADS
-
-    return PLUGIN_UPLOADS
+def _crosslm_env(out: Path) -> dict[str, str]:
+    """Flower's state stays inside the report folder; the SuperLink must not install anything."""
+    return {
+        **os.environ,
+        "FLWR_HOME": str((out / "flwr").resolve()),
+        "FLWR_DISABLE_RUNTIME_DEPENDENCY_INSTALLATION": "1",
+        "FLWR_TELEMETRY_ENABLED": "0",
+    }
 
 
 @app.command()

@@ -53,8 +53,13 @@ def _check(resp: httpx.Response, what: str) -> dict[str, Any]:
     return resp.json() if resp.content else {}
 
 
+def create_contributor(base_url: str) -> str:
+    """A new contributor's bearer token."""
+    return _check(httpx.post(base_url + "/v1/contributors", timeout=30), "create contributor")["token"]
+
+
 def _new_contributor(client: httpx.Client) -> httpx.Client:
-    token = _check(client.post("/v1/contributors"), "create contributor")["token"]
+    token = create_contributor(str(client.base_url).rstrip("/"))
     return httpx.Client(
         base_url=str(client.base_url), headers={"Authorization": f"Bearer {token}"}, timeout=60
     )

@@ -1,0 +1,58 @@
+"""Step 3: CrossLM rounds (Flower on a local Ray) with tiny models on the exported collection snapshot."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from pathlib import Path
+
+from demo.services import DemoError, venv_command
+
+ROUND_LINE = re.compile(r"^round (\d+):")
+
+# The smoke run (the end-to-end test) keeps the protocol and shrinks the work per round.
+SMOKE_SETTINGS = {"samples-per-label": 4, "llm-epochs": 1, "slm-epochs": 2}
+
+
+def crosslm_rounds(
+    snapshot: Path,
+    out: Path,
+    rounds: int,
+    clients: int,
+    log_path: Path,
+    env: dict[str, str],
+    smoke: bool,
+    progress,
+) -> dict:
+    settings = {
+        "data-path": str(snapshot),
+        "out-dir": str(out),
+        "num-rounds": rounds,
+        "task": "topic",
+        "task-field": "topic",
+        "partition-by": "dirichlet",
+        "dirichlet-alpha": 0.5,
+        "llm": "tiny:llama",
+        "slms": "tiny:bert,tiny:gpt2",
+        "min-clients": clients,
+        **(SMOKE_SETTINGS if smoke else {}),
+    }
+    argv = [venv_command("crosslm"), "run", "--clients", str(clients), "--client-cpus", "1"]
+    for key, value in settings.items():
+        argv += ["-c", f"{key}={json.dumps(value)}"]
+    task = progress.add_task(f"CrossLM rounds ({clients} clients, non-IID)", total=rounds)
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        for line in proc.stdout:
+            log.write(line)
+            if match := ROUND_LINE.match(line.strip()):
+                progress.update(task, completed=int(match.group(1)))
+        proc.wait()
+    if proc.returncode != 0:
+        tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-15:])
+        raise DemoError(f"`crosslm run` failed ({proc.returncode}); see {log_path}:\n{tail}")
+    metrics_path = out / "metrics.json"
+    if not metrics_path.exists():
+        raise DemoError(f"`crosslm run` finished without {metrics_path}")
+    return {"out_dir": str(out), "metrics": json.loads(metrics_path.read_text())}
