@@ -151,7 +151,7 @@ def rate_conversation(
         conv = Conversation.model_validate(data)
     except ValidationError as exc:
         raise ingest.InvalidContribution(("body", "message_ratings"), exc.errors()[0]["msg"]) from None
-    crud.set_document(session, row, ingest.serialise(conv))
+    crud.set_document(session, row.id, ingest.serialise(conv))
     session.commit()
     return conv
 
