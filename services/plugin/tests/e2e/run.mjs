@@ -102,7 +102,7 @@ async function main() {
     await popup.press('#collector', 'Tab');
     await popup.check('#sites input[value="copilot"]');
     // Short backoff so the retries after the collector returns happen within the test.
-    await send({ type: 'setSettings', patch: { retryBaseSeconds: 1 } });
+    await send({ type: 'setSettings', patch: { retryBaseSeconds: 1, retryMaxSeconds: 4 } });
     const settings = (await send({ type: 'state' })).result.settings;
     assert.equal(settings.collectorUrl, proxy.url);
     assert.equal(settings.holdHours, 24, 'default hold is 24 h');
@@ -280,7 +280,7 @@ async function main() {
 
     // The collector returns; the extension's own retries deliver the rest (no user action).
     await control.call('start');
-    const retryDeadline = Date.now() + 40000;
+    const retryDeadline = Date.now() + 90000;
     while ((await stored()).length !== 1) {
       assert.ok(Date.now() < retryDeadline, `retries did not deliver: ${await stored()}`);
       await popup.waitForTimeout(300);
