@@ -105,6 +105,7 @@ def test_stop_sequence(client, stream):
         (HELLO, {"top_p": 0}, "top_p"),
         (HELLO, {"stop": ["a", "b", "c", "d", "e"]}, "stop"),
         ([{"role": "user", "content": "x" * 25_000}], {}, "input limit"),
+        ([{"role": "user", "content": "x" * 4_090}], {"max_tokens": 16}, "input limit"),  # > 4096 positions
     ],
 )
 def test_bad_requests_get_400_with_reason(client, messages, extra, needle):

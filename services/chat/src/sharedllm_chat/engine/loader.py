@@ -38,6 +38,12 @@ class LoadedModel:
         return hasattr(self.model, "new_context_cache")
 
     @property
+    def max_positions(self) -> int:
+        config = self.model.config
+        config = getattr(config, "get_text_config", lambda: config)()
+        return int(getattr(config, "max_position_embeddings", None) or 2**31)
+
+    @property
     def device(self) -> torch.device:
         return self.model.device
 
@@ -68,13 +74,11 @@ def _config_value(model: Any, *names: str) -> int | None:
     return None
 
 
-def build_embedded_model(settings: Settings):
-    """A tiny random SharedLLM over a byte-level tokenizer: runs anywhere, downloads nothing."""
-    from sharedllm import SharedLLMForCausalLM
+def build_embedded_base(settings: Settings, tokenizer: PreTrainedTokenizerBase):
+    """The tiny random Llama under the embedded default (seeded: the same weights every time)."""
     from sharedllm.tiny import tiny_base_model
 
-    tokenizer = build_byte_tokenizer()
-    base = tiny_base_model(
+    return tiny_base_model(
         "llama",
         seed=settings.embedded_seed,
         vocab_size=len(tokenizer),
@@ -86,8 +90,15 @@ def build_embedded_model(settings: Settings):
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
     )
+
+
+def build_embedded_model(settings: Settings):
+    """A tiny random SharedLLM over a byte-level tokenizer: runs anywhere, downloads nothing."""
+    from sharedllm import SharedLLMForCausalLM
+
+    tokenizer = build_byte_tokenizer()
     model = SharedLLMForCausalLM.from_base(
-        base,
+        build_embedded_base(settings, tokenizer),
         num_injection_layers=settings.num_injection_layers,
         chunk_size=settings.chunk_size,
         kv_per_node=settings.kv_per_node,

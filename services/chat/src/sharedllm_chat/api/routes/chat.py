@@ -134,6 +134,8 @@ async def _start_turn(body: ChatCompletionRequest, state: AppState, conversation
     rows = [m.model_dump() for m in messages]
     prompt_ids = await run_in_threadpool(render_ids, state.loaded.tokenizer, rows)
     limit = state.settings.max_input_tokens
+    if not state.loaded.supports_context:  # a plain model reads everything itself: its positions are the cap
+        limit = min(limit, state.loaded.max_positions - params.max_new_tokens)
     if len(prompt_ids) > limit:
         raise APIError(
             400,
