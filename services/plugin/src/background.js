@@ -126,9 +126,20 @@ if (typeof importScripts === 'function') {
     deleteShared: (m) => outbox.deleteShared(m.key),
   };
 
-  ext.runtime.onMessage.addListener((msg, _sender, sendResponse) => {
+  // Content scripts (on any web page) may only report captures and ratings; everything else (settings,
+  // publishing, exports, deletion on the server) answers the extension's own pages alone.
+  const FROM_PAGES = new Set(['capture', 'health', 'refusal', 'rateMessage', 'getRecord']);
+  const extensionOrigin = ext.runtime.getURL('');
+
+  ext.runtime.onMessage.addListener((msg, sender, sendResponse) => {
     const handler = handlers[msg && msg.type];
     if (!handler) return false;
+    // Content scripts report the web page's URL; the popup (as a popup or opened in a tab) the extension's.
+    const fromExtension = Boolean(sender && typeof sender.url === 'string' && sender.url.startsWith(extensionOrigin));
+    if (!fromExtension && !FROM_PAGES.has(msg.type)) {
+      sendResponse({ ok: false, error: `${msg.type} is only available to the extension's pages` });
+      return false;
+    }
     Promise.resolve()
       .then(() => handler(msg))
       .then((result) => sendResponse({ ok: true, result }))

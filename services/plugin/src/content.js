@@ -10,6 +10,7 @@
 
   const DEBOUNCE_MS = 300;
   const MAX_WAIT_MS = 2000;
+  const SETTLE_MS = 800;
 
   let adapter = null;
   let allowed = false;
@@ -141,6 +142,13 @@
       loadedAt = Date.now();
       lastHealth = '';
       baselineText = bodyTextLength();
+    }
+    // The URL of the next conversation can show while the page still renders the previous one: let the
+    // page settle before filing what it shows under the new id.
+    const settling = SETTLE_MS - (Date.now() - loadedAt);
+    if (session && settling > 0) {
+      setTimeout(scan, settling);
+      return;
     }
     const snap = X.extract(adapter, document, location.href);
     checkHealth(snap);

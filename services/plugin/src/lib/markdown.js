@@ -143,6 +143,14 @@
       case 'TABLE':
         return `\n\n${table(node, ctx)}\n\n`;
       default: {
+        // KaTeX renders math twice (MathML for readers, HTML for eyes): keep the TeX source once.
+        if (node.classList && node.classList.contains('katex')) {
+          const tex = node.querySelector('annotation[encoding="application/x-tex"]');
+          if (tex) {
+            const display = node.parentElement && node.parentElement.classList.contains('katex-display');
+            return display ? `\n\n$$${tex.textContent.trim()}$$\n\n` : `$${tex.textContent.trim()}$`;
+          }
+        }
         const wrapped = codeWrapperLanguage(node, ctx.ignore);
         if (wrapped) return codeBlock(wrapped.pre, ctx, wrapped.label);
         if (BLOCK.has(tag)) return `\n${inner()}\n`;

@@ -21,7 +21,7 @@ test('both manifests are MV3 and differ only in background and gecko settings', 
   assert.equal(f.browser_specific_settings.gecko.id, 'sharelm@sharelm.dev');
   const strip = ({ background, browser_specific_settings, ...rest }) => rest;
   assert.deepEqual(strip(c), strip(f));
-  assert.deepEqual(c.permissions.sort(), ['alarms', 'storage'], 'no permission beyond storage and alarms');
+  assert.deepEqual(c.permissions.sort(), ['alarms', 'storage', 'unlimitedStorage'], 'no permission beyond storage and alarms');
 });
 
 test('Firefox loads the same libraries, in the same order, as the Chrome worker imports', () => {

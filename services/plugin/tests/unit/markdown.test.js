@@ -33,3 +33,9 @@ test('text mode keeps typed line breaks and drops markup', () => {
   const el = new JSDOM('<div id="u"><p>line 1</p><p>line 2<br>line 3</p></div>').window.document.getElementById('u');
   assert.equal(toText(el), 'line 1\nline 2\nline 3');
 });
+
+test('KaTeX math keeps its TeX source once, inline and display', () => {
+  const katex = (tex) => `<span class="katex"><span class="katex-mathml"><math><semantics><mrow><mi>x</mi></mrow><annotation encoding="application/x-tex">${tex}</annotation></semantics></math></span><span class="katex-html" aria-hidden="true"><span class="base">x²</span></span></span>`;
+  assert.equal(md(`<p>so ${katex('x^2')} grows</p><span class="katex-display">${katex('\\sum_i x_i')}</span>`),
+    'so $x^2$ grows\n\n$$\\sum_i x_i$$');
+});
