@@ -155,3 +155,6 @@ def test_prefilters_never_change_the_result():
     texts += ["\n".join(m.content for m in c.conversation) for c in generate(100, seed=5, pii_rate=0.5)]
     for text in texts:
         assert full.redact(text) == bare.redact(text), text
+    for conv in generate(100, seed=6, pii_rate=0.5):  # the conversation-level prefilter too
+        msgs = [m.content for m in conv.conversation]
+        assert full.redact_many(msgs) == [bare.redact(m) for m in msgs]

@@ -11,7 +11,7 @@ from functools import lru_cache
 
 from sharelm.schema import Conversation
 
-MAX_CHARS = 1_000  # enough for a confident guess; longer texts only cost time
+MAX_CHARS = 300  # enough for a confident guess; detection time grows with the text
 MIN_USER_CHARS = 60
 NAMES = {"BOKMAL": "Norwegian", "NYNORSK": "Norwegian"}
 

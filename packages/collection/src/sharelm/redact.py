@@ -166,6 +166,35 @@ class Redactor:
     def __init__(self, rules: list[Rule] | tuple[Rule, ...] | None = None):
         self.rules = tuple(rules) if rules is not None else default_rules()
 
+    def active_rules(self, text: str) -> tuple[Rule, ...]:
+        """The rules whose prefilters pass on `text`. Prefilters only look for substrings and digit
+        counts, so a rule inactive on texts joined together is inactive on each of them."""
+        lowered = text.lower()
+        n_digits = count_digits(text)
+        active = []
+        for r in self.rules:  # plain loops: this runs for every conversation
+            if n_digits < r.min_digits:
+                continue
+            if r.requires:
+                hay = lowered if r.ignore_case else text
+                for q in r.requires:
+                    if q in hay:
+                        break
+                else:
+                    continue
+            if r.gate is not None and r.gate.search(text) is None:
+                continue
+            active.append(r)
+        return tuple(active)
+
+    def redact_many(self, texts: list[str]) -> list[tuple[str, dict[str, int]]]:
+        """Redact several texts (a conversation's messages): prefilters run once on all of them."""
+        active = self.active_rules("\n".join(texts))
+        if not active:
+            return [(t, {}) for t in texts]
+        sub = Redactor(active)
+        return [sub.redact(t) if t else (t, {}) for t in texts]
+
     def redact(self, text: str) -> tuple[str, dict[str, int]]:
         counts: dict[str, int] = {}
         lowered: str | None = None
@@ -227,8 +256,8 @@ def redact_conversation(conv: Conversation) -> tuple[Conversation, dict[str, int
     """
     total: dict[str, int] = {}
     messages = []
-    for msg in conv.conversation:
-        text, counts = redact_text(msg.content)
+    results = _default_redactor().redact_many([m.content for m in conv.conversation])
+    for msg, (text, counts) in zip(conv.conversation, results, strict=True):
         _merge(total, counts)
         messages.append(msg if not counts else msg.model_copy(update={"content": text}))
     meta_update: dict = {}
