@@ -72,3 +72,9 @@ bench-collector: install
 .PHONY: bench-crosslm
 bench-crosslm: install
 	nice -n 10 $(BIN)/crosslm bench all --out packages/crosslm/benchmarks $(BENCH_ARGS)
+
+# ShareLM collection: build throughput and peak memory on 100k and 1M generated 1 KB conversations, redaction
+# speed and PII precision/recall next to the `anonymization` package: packages/collection/benchmarks.
+.PHONY: bench-collection
+bench-collection: install
+	nice -n 10 $(BIN)/sharelm bench --sizes 100000,1000000 --out packages/collection/benchmarks $(BENCH_ARGS)
