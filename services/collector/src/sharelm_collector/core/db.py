@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import fcntl
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
@@ -91,11 +89,6 @@ class Database:
 
     def read_session(self) -> Session:
         return self._read()
-
-    @contextmanager
-    def reading(self) -> Iterator[Session]:
-        with self.read_session() as s:
-            yield s
 
     def dispose(self) -> None:
         self.engine.dispose()
