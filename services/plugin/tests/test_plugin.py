@@ -75,9 +75,10 @@ class Collector:
             self.proc.wait(10)
 
     def rows(self) -> dict[str, dict]:
+        """conversation_id -> stored document, plus the row's version under "_version"."""
         with sqlite3.connect(self.db) as con:
-            return {cid: json.loads(doc) for cid, doc in con.execute(
-                "select conversation_id, document from conversations")}
+            return {cid: {**json.loads(doc), "_version": version} for cid, doc, version in con.execute(
+                "select conversation_id, document, version from conversations")}
 
 
 @pytest.fixture
@@ -100,6 +101,8 @@ def verify(rows: dict[str, dict], expected: list[dict], absent: list[str], forbi
             continue
         meta = doc["conversation_metadata"]
         name = e["key"]
+        if "version" in e and doc["_version"] != e["version"]:
+            problems.append(f"{name}: version {doc['_version']} != {e['version']} (idempotent re-send)")
         if meta["message_ratings"] != e["message_ratings"]:
             problems.append(f"{name}: ratings {meta['message_ratings']} != {e['message_ratings']}")
         if meta["rate"] != e["rate"]:
@@ -157,7 +160,8 @@ def test_browser_end_to_end_with_real_collector(collector, tmp_path):
                 reply["url"] = collector.url
             elif req["op"] == "kill":
                 collector.kill()
-                reply["stored"] = len(collector.rows())
+                reply["ids"] = sorted(collector.rows())
+                reply["stored"] = len(reply["ids"])
             elif req["op"] == "start":
                 collector.start()
             elif req["op"] == "verify":

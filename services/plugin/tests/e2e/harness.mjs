@@ -56,17 +56,30 @@ export function controlChannel() {
 /**
  * Relay to the collector. `armKill(fn)`: after the next acknowledged conversation upload, hold every
  * further request, run fn (which kills the collector), then let them through (they find no collector and
- * the relay drops their connections, as a dead server would).
+ * the relay drops their connections, as a dead server would). `dropNextAck()`: the next upload reaches the
+ * collector and is stored, but its answer is lost on the way back (the client must retry with the same id;
+ * Chromium itself re-sends a request whose reused connection died before any answer, so that retry may come
+ * from the network stack or from the extension's outbox: either way it must replace, not duplicate).
  */
 export function relay(target) {
   let armed = null;
   let gate = null;
+  let dropAck = false;
+  const dropped = [];
   const server = http.createServer(async (req, res) => {
     if (gate) await gate;
     const chunks = [];
     for await (const c of req) chunks.push(c);
     const up = http.request(new URL(req.url, target), { method: req.method, headers: req.headers }, (upRes) => {
       const ack = req.method === 'POST' && req.url === '/v1/conversations' && upRes.statusCode < 300;
+      if (process.env.SHARELM_E2E_DEBUG) process.stderr.write(`[relay] ${req.method} ${req.url} -> ${upRes.statusCode} ${ack && dropAck ? '(answer dropped)' : ''}\n`);
+      if (ack && dropAck) {
+        dropAck = false;
+        dropped.push(JSON.parse(Buffer.concat(chunks).toString()).conversation_id);
+        upRes.resume();
+        res.socket.destroy();
+        return;
+      }
       res.writeHead(upRes.statusCode, upRes.headers);
       upRes.pipe(res);
       upRes.on('end', () => {
@@ -83,6 +96,8 @@ export function relay(target) {
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({
     url: `http://127.0.0.1:${server.address().port}`,
     armKill: (fn) => { armed = fn; },
+    dropNextAck: () => { dropAck = true; },
+    dropped,
     close: () => server.close(),
   })));
 }

@@ -266,16 +266,21 @@ async function main() {
     assert.ok(readFileSync(await csv.path(), 'utf8').startsWith('Conversation ID,User Message,Bot Response,'));
 
     log('step 9');
-    // 9. Publish; the collector dies right after acknowledging the first conversation.
+    // 9. Publish. The first upload is stored but its answer is lost (the retry must reuse its id: the
+    //    collector then replaces, not duplicates); the collector dies right after acknowledging the second.
     let killReply = null;
+    proxy.dropNextAck();
     proxy.armKill(async () => { killReply = await control.call('kill'); });
     await popup.click('#publish');
     await popup.waitForFunction(() => /published/.test(document.getElementById('publish-result').textContent), null, { ...POLL, timeout: 30000 });
     const result = await popup.locator('#publish-result').textContent();
     log('publish result:', result);
-    assert.equal(killReply && killReply.stored, 1, 'the collector had stored exactly one conversation when killed');
+    assert.equal(proxy.dropped.length, 1);
+    assert.ok(killReply && killReply.ids.includes(proxy.dropped[0]), `lost-answer upload not stored: ${JSON.stringify(killReply)}`);
     assert.match(result, /^1 published, 9 failed, will retry/);
     assert.equal((await stored()).length, 10, 'failed conversations stay in the outbox (9) plus the unshared one');
+    // Stored once, then replaced by the re-send of the same id: version 2; every other conversation: 1.
+    for (const e of expected) e.version = e.conversation_id === proxy.dropped[0] ? 2 : 1;
     await popup.screenshot({ path: join(OUT, 'popup-retrying.png') });
 
     // The collector returns; the extension's own retries deliver the rest (no user action).
