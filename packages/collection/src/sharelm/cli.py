@@ -230,6 +230,9 @@ def bench(
     ] = None,
     pii_per_type: Annotated[int, typer.Option(help="Labelled examples per PII type / look-alike")] = 200,
     keep_data: Annotated[bool, typer.Option(help="Keep the generated JSONL files")] = False,
+    data_dir: Annotated[
+        Path | None, typer.Option(help="Scratch dir for generated data (default: system temp)")
+    ] = None,
 ) -> None:
     """Throughput and peak memory of `build` on generated ~1 KB conversations; redaction vs anonymization."""
     from sharelm.bench.run import run_bench
@@ -242,7 +245,7 @@ def bench(
         fail("--sizes needs at least one positive size")
     results = run_bench(
         size_list, out_dir, stage_size=stage_size, pii_per_type=pii_per_type, keep_data=keep_data,
-        log=lambda m: err.print(f"[dim]{m}[/dim]"),
+        data_dir=data_dir, log=lambda m: err.print(f"[dim]{m}[/dim]"),
     )  # fmt: skip
     for s in results["stages"] + results["scaling"]:
         out.print(

@@ -1,6 +1,6 @@
 """Deduplication: exact (normalised content hash) and near-duplicate (MinHash LSH via `datasketch`).
 
-Exact keys are 64-bit hashes kept for the whole run (a few dozen bytes per conversation). Near duplicates:
+Exact keys are 64-bit hashes kept for the whole run (at most 16 bytes per conversation). Near duplicates:
 MinHash signatures (datasketch's affine32 scheme, computed for a whole batch at once with numpy) in a
 banded LSH index over the last `window` kept conversations, so memory stops growing once the window is
 full. Every drop is reported with its reason.
@@ -145,6 +145,55 @@ class DedupStats:
     examples: list[DropRecord] = field(default_factory=list)
 
 
+class HashSet64:
+    """A set of 64-bit keys in one numpy array (open addressing, linear probing): 16 bytes a key at
+    most, where a Python set of ints takes about 60. Key 0 marks an empty slot, so 0 is stored as 1."""
+
+    def __init__(self, capacity: int = 1 << 16):
+        self.table = np.zeros(capacity, np.uint64)
+        self.mask = capacity - 1
+        self.size = 0
+
+    def __len__(self) -> int:
+        return self.size
+
+    def add(self, key: int) -> bool:
+        """Insert; False when the key was already there."""
+        key = key or 1
+        table, mask = self.table, self.mask
+        i = (key ^ (key >> 29)) & mask
+        while True:
+            slot = int(table[i])
+            if slot == key:
+                return False
+            if slot == 0:
+                table[i] = key
+                self.size += 1
+                if self.size * 2 > len(table):
+                    self._grow()
+                return True
+            i = (i + 1) & mask
+
+    def __contains__(self, key: int) -> bool:
+        key = key or 1
+        i = (key ^ (key >> 29)) & self.mask
+        while True:
+            slot = int(self.table[i])
+            if slot == key:
+                return True
+            if slot == 0:
+                return False
+            i = (i + 1) & self.mask
+
+    def _grow(self) -> None:
+        old = self.table[self.table != 0]
+        self.table = np.zeros(len(self.table) * 2, np.uint64)
+        self.mask = len(self.table) - 1
+        self.size = 0
+        for key in old.tolist():
+            self.add(key)
+
+
 class BandIndex:
     """MinHash LSH over a ring buffer of the last `capacity` kept signatures.
 
@@ -218,7 +267,7 @@ class Deduplicator:
         self.keep_examples = keep_examples
         self.stats = DedupStats()
         self.drops: list[DropRecord] = []  # drained by the caller (`pop_drops`) as it streams
-        self._exact: set[int] = set()
+        self._exact = HashSet64()
         if near:
             from datasketch import MinHash
             from datasketch.lsh import _optimal_param
@@ -285,11 +334,10 @@ class Deduplicator:
             self.stats.seen += 1
             norms = [normalise(m.content) for m in conv.conversation]
             key = content_key(conv, norms)
-            if key in self._exact:
+            if not self._exact.add(key):
                 self.stats.exact += 1
                 self._drop(DropRecord(conv.conversation_id, "exact", None, 1.0, f"{key:016x}"))
                 continue
-            self._exact.add(key)
             fresh.append((conv, key))
             texts.append(" ".join(norms))
         if not self.near:

@@ -8,6 +8,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -103,13 +104,23 @@ def plot(results: dict[str, Any], path: Path) -> None:
     fig, axes = plt.subplots(2, 2, figsize=(13, 9))
     stages = results.get("stages", [])
     ax = axes[0, 0]
-    ax.barh([s["stage"] for s in stages], [s["conv_per_cpu_s"] for s in stages], color="#4C72B0")
+    ax.barh(
+        [f"{s['stage']}\n({s['conversations_in']:,} conv)" for s in stages],
+        [s["conv_per_cpu_s"] for s in stages],
+        color="#4C72B0",
+    )
+    ax.tick_params(axis="y", labelsize=8)
     ax.axvline(10_000, color="red", linestyle="--", label="aim: 10k conv/s")
-    ax.set_title(f"build throughput, {results.get('stage_size', 0):,} conversations (per CPU second)")
+    ax.set_title("build throughput (conversations per CPU second)")
     ax.legend()
     ax = axes[0, 1]
     scale = results.get("scaling", [])
-    ax.bar([f"{s['conversations_in']:,}" for s in scale], [s["peak_rss_mb"] for s in scale], color="#55A868")
+    bars = ax.bar(
+        [f"{s['conversations_in']:,}" for s in scale], [s["peak_rss_mb"] for s in scale], color="#55A868"
+    )
+    for bar, s in zip(bars, scale, strict=True):
+        top = (bar.get_x() + bar.get_width() / 2, bar.get_height())
+        ax.annotate(f"{s['conv_per_cpu_s']:,.0f} conv/CPU-s", top, ha="center", va="bottom", fontsize=8)
     ax.set_ylabel("peak RSS (MB)")
     ax.set_title("peak memory, validate + redact + dedup")
     red = results.get("redaction_speed", {})
@@ -148,12 +159,16 @@ def run_bench(
     pii_per_type: int = 200,
     redaction_texts: int = 2_000,
     keep_data: bool = False,
+    data_dir: Path | None = None,
     log: Log = print,
 ) -> dict[str, Any]:
     from sharelm.bench.build_once import STAGES
     from sharelm.bench.pii_eval import compare
 
     out_dir.mkdir(parents=True, exist_ok=True)
+    # Generated data (1.6 GB at 1M) and build outputs go to scratch space, not next to the results.
+    data_dir = data_dir or Path(tempfile.gettempdir()) / "sharelm-bench"
+    data_dir.mkdir(parents=True, exist_ok=True)
     stage_size = stage_size or min(sizes)
     results: dict[str, Any] = {
         "sizes": sizes,
@@ -164,7 +179,8 @@ def run_bench(
         "load_average_at_start": os.getloadavg()[0],
     }
     data = {
-        n: dataset(n, out_dir, log) for n in sorted(set(sizes) | {stage_size, min(stage_size, language_size)})
+        n: dataset(n, data_dir, log)
+        for n in sorted(set(sizes) | {stage_size, min(stage_size, language_size)})
     }
 
     def save() -> None:  # after every step: a long run that stops early still leaves its figures
@@ -181,12 +197,12 @@ def run_bench(
         # Language tagging is two orders of magnitude slower than the rest: a smaller prefix of the data.
         n = min(stage_size, language_size) if "language" in stage else stage_size
         log(f"build {stage} on {n:,}")
-        results["stages"].append(build_in_subprocess(data[n], out_dir, stage))
+        results["stages"].append(build_in_subprocess(data[n], data_dir, stage))
         save()
     results["scaling"] = []
     for n in sizes:
         log(f"build validate+redact+dedup on {n:,}")
-        results["scaling"].append(build_in_subprocess(data[n], out_dir, "validate+redact+dedup"))
+        results["scaling"].append(build_in_subprocess(data[n], data_dir, "validate+redact+dedup"))
         save()
     plot(results, out_dir / "bench.png")
     if not keep_data:
