@@ -1,4 +1,7 @@
 import json
+import os
+import subprocess
+import sys
 from functools import lru_cache
 from itertools import islice
 
@@ -93,3 +96,18 @@ def test_read_jsonl_reports_file_and_line(tmp_path):
     errors = []
     assert len(list(read_jsonl(path, on_error=errors.append))) == 2
     assert [e.line for e in errors] == [3, 4] and "conversation.0.role" in errors[1].reason
+
+
+def test_push_to_hub_builds_the_dataset_and_calls_the_hub(tmp_path):
+    """No hub is reachable here: with HF_HUB_OFFLINE the upload stops at the Hub API with a clear error,
+    after our dataset was built (the code path for when a hub is reachable)."""
+    code = (
+        "from itertools import islice\n"
+        "from sharelm.export import push_to_hub\n"
+        "from sharelm.sources.chatterbot import load_corpus\n"
+        "push_to_hub(list(islice(load_corpus(), 3)), 'someone/sharelm-test', token='hf_test')\n"
+    )
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path)}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode != 0
+    assert "huggingface.co/api/datasets/someone/sharelm-test" in proc.stderr

@@ -213,7 +213,10 @@ def export(
                 n = save_dataset(stream(), output, format=to)
             out.print(f"exported {n} conversations -> {output}")
         if push_to_hub is not None:
-            info = push(list(_load(input, format)), push_to_hub, private=private)
+            try:
+                info = push(list(_load(input, format)), push_to_hub, private=private)
+            except (OSError, ValueError) as exc:  # offline, no token, no such repo...
+                fail(f"push to {push_to_hub} failed: {exc}")
             out.print(f"pushed to {push_to_hub}: {info}")
     except (MalformedRowError, ValidationError) as exc:
         fail(validation_reason(exc) if isinstance(exc, ValidationError) else str(exc))
