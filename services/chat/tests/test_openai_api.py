@@ -58,6 +58,11 @@ def test_streaming_matches_non_streaming(client):
     assert usage is not None and usage.completion_tokens >= 1
 
 
+def test_min_tokens_holds_off_the_end(client):
+    resp = _chat(client, seed=4, max_tokens=300, extra_body={"min_tokens": 300})
+    assert resp.usage.completion_tokens == 300 and resp.choices[0].finish_reason == "length"
+
+
 def test_seed_reproducible_and_greedy_deterministic(client):
     a = _chat(client, seed=11, max_tokens=20).choices[0].message.content
     b = _chat(client, seed=11, max_tokens=20).choices[0].message.content
@@ -104,6 +109,7 @@ def test_stop_sequence(client, stream):
         (HELLO, {"temperature": 3.5}, "temperature"),
         (HELLO, {"top_p": 0}, "top_p"),
         (HELLO, {"stop": ["a", "b", "c", "d", "e"]}, "stop"),
+        (HELLO, {"max_tokens": 5, "extra_body": {"min_tokens": 6}}, "min_tokens"),
         ([{"role": "user", "content": "x" * 25_000}], {}, "input limit"),
         ([{"role": "user", "content": "x" * 4_090}], {"max_tokens": 16}, "input limit"),  # > 4096 positions
     ],
@@ -165,7 +171,7 @@ def _metric(http: httpx.Client, name: str) -> float:
 
 def test_client_disconnect_cancels_generation(client, http):
     before = _metric(http, 'chat_requests_total{outcome="cancelled"}')
-    stream = _chat(client, seed=1, max_tokens=500, stream=True)
+    stream = _chat(client, seed=1, max_tokens=500, stream=True, extra_body={"min_tokens": 500})
     for i, _ in enumerate(stream):
         if i == 3:
             break
@@ -177,15 +183,24 @@ def test_client_disconnect_cancels_generation(client, http):
     assert _metric(http, 'chat_requests_total{outcome="cancelled"}') == before + 1
 
 
-def test_non_streaming_disconnect_cancels_generation(http, llama_server):
-    before = _metric(http, 'chat_requests_total{outcome="cancelled"}')
-    body = {"model": MODEL, "messages": HELLO, "max_tokens": 500, "seed": 1}
-    with pytest.raises(httpx.ReadTimeout):  # the client gives up and closes the connection
-        httpx.post(f"{llama_server}/v1/chat/completions", json=body, timeout=0.3)
-    deadline = time.monotonic() + 30
-    while _metric(http, 'chat_requests_total{outcome="cancelled"}') == before and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert _metric(http, 'chat_requests_total{outcome="cancelled"}') == before + 1
+def test_non_streaming_disconnect_cancels_generation(llama_loaded):
+    # One decoding slot, held by a stream we keep open: the plain request waits in the queue, so it cannot
+    # finish before its client gives up, whatever the machine's speed.
+    settings = Settings(served_model_name=MODEL, max_active=1, max_tokens_limit=4000)
+    with serve_in_thread(create_app(settings, llama_loaded)) as url, httpx.Client(base_url=url) as http:
+        client = openai.OpenAI(base_url=f"{url}/v1", api_key="unused", max_retries=0)
+        holder = _chat(client, seed=1, max_tokens=4000, stream=True, extra_body={"min_tokens": 4000})
+        next(iter(holder))
+        body = {"model": MODEL, "messages": HELLO, "max_tokens": 50, "seed": 1}
+        with pytest.raises(httpx.ReadTimeout):  # the client gives up and closes the connection
+            http.post("/v1/chat/completions", json=body, timeout=0.3)
+        time.sleep(1.0)  # the server notices within its disconnect poll (0.2 s)
+        holder.close()
+        deadline = time.monotonic() + 30
+        while _metric(http, 'chat_requests_total{outcome="cancelled"}') < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _metric(http, 'chat_requests_total{outcome="cancelled"}') == 2  # the stream and the request
+        assert _metric(http, "chat_completion_tokens_total") < 4000 + 50
 
 
 def test_api_key_when_configured(llama_loaded):
@@ -204,7 +219,7 @@ def test_queue_limit_answers_429(llama_loaded):
     settings = Settings(served_model_name=MODEL, max_queue=1, max_active=1, max_tokens_limit=4000)
     with serve_in_thread(create_app(settings, llama_loaded)) as url:
         client = openai.OpenAI(base_url=f"{url}/v1", api_key="unused", max_retries=0)
-        stream = _chat(client, seed=1, max_tokens=4000, stream=True)
+        stream = _chat(client, seed=1, max_tokens=4000, stream=True, extra_body={"min_tokens": 4000})
         next(iter(stream))  # the first request now holds the only slot
         with pytest.raises(openai.RateLimitError) as err:
             _chat(client)

@@ -18,6 +18,7 @@ class SamplingParams:
     top_p: float = 1.0
     seed: int | None = None
     stop: tuple[str, ...] = ()
+    min_tokens: int = 0  # end-of-sequence tokens are masked out until this many tokens are generated
 
 
 def make_generator(seed: int | None) -> torch.Generator:

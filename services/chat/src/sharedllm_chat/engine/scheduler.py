@@ -11,6 +11,7 @@ random generator, so a seeded answer does not depend on the company it runs in. 
 
 from __future__ import annotations
 
+import inspect
 import logging
 import threading
 import time
@@ -79,6 +80,7 @@ class Scheduler:
         self.max_queue = max_queue
         self.on_done = on_done
         self._kv_arg = loaded.kv_cache_arg
+        self._logits_to_keep = "logits_to_keep" in inspect.signature(loaded.model.forward).parameters
         self.batch_decode = batch_decode
         self.peak_active = 0  # most requests decoding at once so far
         self.batched_steps = 0  # forward passes that advanced several requests at once
@@ -128,9 +130,23 @@ class Scheduler:
                 for req in admitted:
                     self._guarded(req, self._admit)
                 self.peak_active = max(self.peak_active, len(self._active))
-                self._round()
+                try:
+                    self._round()
+                except Exception as exc:  # a bug here must not leave requests hanging or kill the worker
+                    log.exception("decode round failed")
+                    self._batch = None
+                    for seq in list(self._active):
+                        self._release(seq)
+                        seq.req.emit(Failed(f"generation failed: {type(exc).__name__}: {exc}"))
+        # Shutting down: nobody is left waiting for an answer that will not come.
         for seq in list(self._active):
             self._finish(seq, "cancelled")
+        with self._cond:
+            leftover, self._pending = list(self._pending), deque()
+        for req in leftover:
+            req.emit(
+                Done("cancelled", len(req.prompt_ids), 0, 0, 0, time.perf_counter() - req.submitted_at, None)
+            )
 
     def _guarded(self, req: GenerationRequest, fn, seq: _Sequence | None = None) -> None:
         try:
@@ -192,6 +208,8 @@ class Scheduler:
 
     def _forward(self, ids: torch.Tensor, past: Any, context: dict[str, Any]) -> Any:
         lm = self.loaded
+        if self._logits_to_keep:  # only the last position's logits: [T, vocab] is large for real vocabularies
+            context = {**context, "logits_to_keep": 1}
         return lm.model(
             input_ids=ids.view(1, -1).to(lm.device), use_cache=True, **{self._kv_arg: past}, **context
         )
@@ -235,7 +253,11 @@ class Scheduler:
         """Sample the next token and hand out its text; None once the request is finished."""
         if seq.req.cancelled.is_set():
             return self._finish(seq, "cancelled")
-        token = next_token(seq.logits, seq.req.params, seq.generator)
+        logits = seq.logits
+        if seq.generated < seq.req.params.min_tokens:
+            logits = logits.clone()
+            logits[list(self.loaded.eos_ids)] = float("-inf")
+        token = next_token(logits, seq.req.params, seq.generator)
         seq.generated += 1
         if seq.ttft_s is None:
             seq.ttft_s = time.perf_counter() - seq.req.submitted_at

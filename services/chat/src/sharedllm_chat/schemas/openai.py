@@ -57,6 +57,8 @@ class ChatCompletionRequest(BaseModel):
     # Ours (sent with the openai client's `extra_body`): the conversation whose context cache to reuse,
     # and the user's opt-in to contribute the conversation to the ShareLM collection.
     conversation_id: str | None = Field(None, min_length=1, max_length=200)
+    # vLLM's extension: no end-of-sequence before this many tokens.
+    min_tokens: int = Field(0, ge=0)
     contribute: bool | None = None
 
     @field_validator("stop", mode="before")

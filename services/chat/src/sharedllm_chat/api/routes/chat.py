@@ -102,12 +102,18 @@ def _params(body: ChatCompletionRequest, state: AppState) -> SamplingParams:
             param="max_tokens",
             code="max_tokens_exceeded",
         )
+    max_new_tokens = requested or min(state.settings.default_max_tokens, limit)
+    if body.min_tokens > max_new_tokens:
+        raise APIError(
+            400, f"min_tokens ({body.min_tokens}) is over max_tokens ({max_new_tokens})", param="min_tokens"
+        )
     return SamplingParams(
-        max_new_tokens=requested or min(state.settings.default_max_tokens, limit),
+        max_new_tokens=max_new_tokens,
         temperature=body.temperature,
         top_p=body.top_p,
         seed=body.seed,
         stop=tuple(body.stop),
+        min_tokens=body.min_tokens,
     )
 
 
