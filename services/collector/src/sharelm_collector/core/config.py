@@ -42,7 +42,8 @@ class Settings(BaseSettings):
     # FULL: an acknowledged commit survives power loss too, not only a crash of the server process.
     sqlite_synchronous: Literal["OFF", "NORMAL", "FULL", "EXTRA"] = "FULL"
     sqlite_busy_timeout_ms: int = 30_000
-    pool_size: int = Field(default=10, ge=1)
+    # Database connections per worker process (PostgreSQL); keep workers * pool_size under max_connections.
+    pool_size: int = Field(default=16, ge=1)
     export_chunk: int = Field(default=500, ge=1)
 
     @field_validator("database_url")

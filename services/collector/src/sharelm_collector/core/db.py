@@ -65,11 +65,16 @@ def make_engine(settings: Settings, *, writer: bool = True) -> Engine:
         if writer and path and path != ":memory:" and not path.startswith("file:"):
             _cross_process_write_lock(engine, path + "-writelock")
         return engine
+    # No overflow: overflow connections are closed on return, and under load that meant a PostgreSQL
+    # backend forked and torn down per request. Threads beyond the pool wait for a connection instead.
+    # No pre-ping (a round trip per checkout): a dropped connection fails its request with a 503 and
+    # SQLAlchemy, seeing the disconnect, replaces the pool's connections.
     return create_engine(
         settings.database_url,
         pool_size=settings.pool_size,
-        max_overflow=settings.pool_size,
-        pool_pre_ping=True,
+        max_overflow=0,
+        pool_timeout=30,
+        pool_recycle=3600,
     )
 
 
