@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from sharelm.io import MalformedRowError, validation_reason
@@ -25,7 +26,7 @@ FormatOpt = Annotated[str | None, typer.Option("--format", "-f", help="Input for
 
 
 def fail(message: str) -> None:
-    err.print(f"[red]error:[/red] {message}")
+    err.print(f"[red]error:[/red] {escape(message)}")
     raise typer.Exit(2)
 
 
@@ -41,7 +42,7 @@ def progress(label: str) -> Progress:
 
 def print_errors(errors: list, limit: int = 10) -> None:
     for e in errors[:limit]:
-        err.print(f"  [yellow]skipped[/yellow] {e}")
+        err.print(f"  [yellow]skipped[/yellow] {escape(str(e))}")
     if len(errors) > limit:
         err.print(f"  ... and {len(errors) - limit} more")
 
@@ -124,6 +125,9 @@ def build(
             bar.update(task, completed=report.written)
     except UnknownFormatError as exc:
         fail(str(exc))
+    except ModuleNotFoundError as exc:  # dedup / language tags / parquet live in extras
+        extra = "hf" if exc.name in ("datasets", "pyarrow") else "clean"
+        fail(f"{exc.name} is missing: pip install 'sharelm-collection[{extra}]' (or turn that stage off)")
     print_errors(report.imported.errors)
     summary = report.to_dict()
     if report_path:
