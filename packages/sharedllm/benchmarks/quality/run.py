@@ -15,31 +15,46 @@ import typer
 from sharedllm.evaluation.quality import QualityConfig, run_quality
 
 
+def _apply(cfg: QualityConfig, assignment: str) -> None:
+    """--set key=value for any QualityConfig field (numbers, tuples as 1,2,3)."""
+    key, _, raw = assignment.partition("=")
+    if not hasattr(cfg, key) or key in ("out", "base"):
+        raise typer.BadParameter(f"unknown setting {key!r}", param_hint="--set")
+    current = getattr(cfg, key)
+    try:
+        if isinstance(current, tuple):
+            kind = type(current[0]) if current else int
+            value = tuple(kind(v) for v in raw.split(",") if v)
+        elif current is None:
+            value = int(raw)
+        else:
+            value = type(current)(raw)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{key} needs a value like {current!r}, got {raw!r}", param_hint="--set"
+        ) from None
+    setattr(cfg, key, value)
+
+
 def main(
     out: Path = typer.Option(Path("runs/sharedllm-quality"), help="Output folder (stages cached here)."),
     fresh: bool = typer.Option(False, help="Delete --out first and run every stage."),
     smoke: bool = typer.Option(
         False, help="Toy sizes: checks the pipeline in seconds; numbers mean nothing."
     ),
-    base_steps: int | None = typer.Option(None),
-    shared_steps: int | None = typer.Option(None),
-    eval_docs: int | None = typer.Option(None),
     threads: int | None = typer.Option(
         None, help="torch threads (1 is fastest when other jobs share the CPU)."
+    ),
+    settings: list[str] = typer.Option(
+        [], "--set", help="Override a QualityConfig field: --set base_steps=600"
     ),
 ) -> None:
     if fresh and out.exists():
         shutil.rmtree(out)
     cfg = QualityConfig.smoke(out) if smoke else QualityConfig(out=out)
-    overrides = {
-        "base_steps": base_steps,
-        "shared_steps": shared_steps,
-        "eval_docs": eval_docs,
-        "threads": threads,
-    }
-    for name, value in overrides.items():
-        if value is not None:
-            setattr(cfg, name, value)
+    cfg.threads = threads
+    for assignment in settings:
+        _apply(cfg, assignment)
     run_quality(cfg)
 
 

@@ -110,3 +110,16 @@ def test_bad_requests_are_named():
         evaluate_perplexity(_docs(), SETUP, ["sharedllm"], base=base)
     with pytest.raises(ValueError, match="score_len"):
         PplSetup(lengths=(128,), score_len=100, window=64)
+
+
+def test_paired_gain_compares_the_same_documents():
+    from sharedllm.evaluation.perplexity import PplRow, paired_gain
+
+    a = PplRow("sharedllm", 128, 0.0, 0.0, 0, 3, [1.0, 2.0, 3.0])
+    b = PplRow("truncated", 128, 0.0, 0.0, 0, 3, [1.5, 2.5, 2.9])
+    gain = paired_gain([a, b], "sharedllm", "truncated", 128)
+    assert gain["docs_won"] == 2 and gain["docs"] == 3
+    assert gain["ppl_ratio"] == pytest.approx(math.exp((-0.5 - 0.5 + 0.1) / 3))
+    lo, hi = gain["ratio_ci95"]
+    assert lo < gain["ppl_ratio"] < hi
+    assert paired_gain([a], "sharedllm", "truncated", 128) is None

@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
@@ -67,6 +67,7 @@ class PplRow:
     nll: float  # mean negative log-likelihood per scored token (nats)
     tokens: int
     docs: int
+    doc_nll: list[float] = field(default_factory=list)  # per document, in document order
 
 
 def _logits(model, keep: int, **kwargs) -> torch.Tensor:
@@ -159,21 +160,44 @@ def evaluate_perplexity(
     for m in (base, sharedllm):
         if m is not None:
             m.eval()
-    totals: dict[tuple[str, int], list[float]] = defaultdict(lambda: [0.0, 0, 0])
+    per_doc: dict[tuple[str, int], list[tuple[float, int]]] = defaultdict(list)
     work = [(length, i) for length in sorted(setup.lengths) for i in range(len(docs))]
     for length, i in tqdm(work, desc="perplexity", leave=False):
         x, y = docs[i][-length:], docs[other[i]][-length:]
         for method in methods:
             scored = score_method(method, x, y, setup, base=base, sharedllm=sharedllm)
             if scored is not None:
-                t = totals[(method, length)]
-                t[0], t[1], t[2] = t[0] + scored[0], t[1] + scored[1], t[2] + 1
-    return [
-        PplRow(method, length, math.exp(nll / n), nll / n, n, d)
-        for (method, length), (nll, n, d) in sorted(
-            totals.items(), key=lambda kv: (methods.index(kv[0][0]), kv[0][1])
+                per_doc[(method, length)].append(scored)
+    rows = []
+    for (method, length), scores in sorted(
+        per_doc.items(), key=lambda kv: (methods.index(kv[0][0]), kv[0][1])
+    ):
+        nll, n = sum(s for s, _ in scores), sum(c for _, c in scores)
+        rows.append(
+            PplRow(method, length, math.exp(nll / n), nll / n, n, len(scores), [s / c for s, c in scores])
         )
-    ]
+    return rows
+
+
+def paired_gain(rows: Sequence[PplRow], method: str, against: str, length: int) -> dict | None:
+    """How much `method` beats `against` on the same documents: perplexity ratio, documents won, and a
+    rough 95% interval of the ratio (mean per-document NLL difference +- 2 standard errors)."""
+    by = {(r.method, r.length): r for r in rows}
+    a, b = by.get((method, length)), by.get((against, length))
+    if a is None or b is None or len(a.doc_nll) != len(b.doc_nll) or len(a.doc_nll) < 2:
+        return None
+    diffs = [x - y for x, y in zip(a.doc_nll, b.doc_nll, strict=True)]
+    mean = sum(diffs) / len(diffs)
+    se = math.sqrt(sum((d - mean) ** 2 for d in diffs) / (len(diffs) - 1) / len(diffs))
+    return {
+        "method": method,
+        "against": against,
+        "length": length,
+        "ppl_ratio": math.exp(mean),
+        "ratio_ci95": [math.exp(mean - 2 * se), math.exp(mean + 2 * se)],
+        "docs_won": sum(d < 0 for d in diffs),
+        "docs": len(diffs),
+    }
 
 
 def ppl_table(rows: Sequence[PplRow]) -> str:

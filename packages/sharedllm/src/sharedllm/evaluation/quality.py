@@ -19,7 +19,14 @@ import torch
 
 from sharedllm.data.corpus import python_source_corpus
 from sharedllm.data.tokenized import load_token_docs, save_token_docs, tokenize_documents
-from sharedllm.evaluation.perplexity import PplSetup, evaluate_perplexity, plot_ppl, ppl_table, rows_to_json
+from sharedllm.evaluation.perplexity import (
+    PplSetup,
+    evaluate_perplexity,
+    paired_gain,
+    plot_ppl,
+    ppl_table,
+    rows_to_json,
+)
 from sharedllm.training.base import BaseShape, PackedBlocks, build_base_model, collate_blocks
 from sharedllm.training.loop import TrainConfig, train
 
@@ -38,19 +45,23 @@ class QualityConfig:
     base_steps: int = 250
     base_batch: int = 8
     base_lr: float = 2e-3
+    betas: tuple[float, ...] = (0.9, 0.999)  # AdamW, both stages
     injection_layers: int = 2
     chunk_size: int = 256
     kv_per_node: int = 16
     n_chunks: int = 8
     upper_len: int = 512
     preset: str = "paper"
-    shared_steps: int = 120
+    shared_steps: int = 200
     shared_batch: int = 8
-    shared_lr: float = 5e-4
+    shared_lr: float = 3e-3
     lengths: tuple[int, ...] = (4096, 8192, 16384)
     score_len: int = 256
     eval_docs: int = 16
     full_max_len: int = 8192  # full attention at 16K costs more than every other method together on a CPU
+    passkey_lengths: tuple[int, ...] = (1024, 4096)
+    passkey_depths: tuple[float, ...] = (0.0, 0.5, 1.0)
+    passkey_trials: int = 4
     seed: int = 0
     threads: int | None = None  # torch threads; 1 is fastest on a machine shared with other jobs
 
@@ -92,18 +103,65 @@ def _stage(out: Path, name: str, done: Callable[[], bool], work: Callable[[], No
     log(f"[{name}] {time.perf_counter() - t0:.0f} s")
 
 
+def package_of(doc_name: str) -> str:
+    """'matplotlib/axes#2' -> 'matplotlib' (document names are directories, '#i' numbers the parts of one)."""
+    return doc_name.split("/")[0].split("#")[0]
+
+
 def _pick_eval_docs(docs: list[np.ndarray], names: list[str], min_len: int, k: int) -> tuple[list, list[str]]:
     """Long enough held-out documents, taken round robin over packages so that no package dominates."""
     by_pkg: dict[str, list[int]] = {}
     for i, (d, n) in enumerate(zip(docs, names, strict=True)):
         if len(d) >= min_len:
-            by_pkg.setdefault(n.split("/")[0], []).append(i)
+            by_pkg.setdefault(package_of(n), []).append(i)
     picked: list[int] = []
     while len(picked) < k and any(by_pkg.values()):
         for pkg in sorted(by_pkg):
             if by_pkg[pkg] and len(picked) < k:
                 picked.append(by_pkg[pkg].pop(0))
     return [docs[i] for i in picked], [names[i] for i in picked]
+
+
+def gains_table(gains: list[dict]) -> str:
+    lines = [
+        "| SharedLLM (own context) vs | length | ppl ratio | 95% interval | documents won |",
+        "|---|---:|---:|---|---:|",
+    ]
+    for g in gains:
+        lo, hi = g["ratio_ci95"]
+        lines.append(
+            f"| {g['against']} | {g['length'] // 1024}K | {g['ppl_ratio']:.4f} | {lo:.4f} – {hi:.4f} | "
+            f"{g['docs_won']}/{g['docs']} |"
+        )
+    return "\n".join(lines)
+
+
+def run_passkey(cfg: QualityConfig, shared, base, tok, out: Path) -> dict:
+    """Passkey retrieval in code (PASS_KEY = ... hidden in filler lines), SharedLLM vs the truncated base."""
+    from sharedllm.evaluation.passkey import PasskeyTemplate, passkey_accuracy, plot_passkey
+
+    grids = {}
+    for method, model in (("sharedllm", shared), ("truncated", base)):
+        grid = passkey_accuracy(
+            model,
+            tok,
+            method,
+            cfg.passkey_lengths,
+            cfg.passkey_depths,
+            cfg.passkey_trials,
+            cfg.upper_len,
+            PasskeyTemplate.python(),
+            seed=cfg.seed,
+        )
+        plot_passkey(
+            grid,
+            cfg.passkey_lengths,
+            cfg.passkey_depths,
+            out / f"passkey-{method}.png",
+            f"passkey retrieval (code): {method}",
+        )
+        grids[method] = grid
+    return {"lengths": list(cfg.passkey_lengths), "depths": list(cfg.passkey_depths), "accuracy": grids}
 
 
 def run_quality(cfg: QualityConfig, log=print) -> dict:
@@ -156,6 +214,7 @@ def run_quality(cfg: QualityConfig, log=print) -> dict:
             batch_size=cfg.base_batch,
             lr=cfg.base_lr,
             warmup_ratio=0.02,
+            betas=tuple(cfg.betas),
             save_every=max(cfg.base_steps // 4, 1),
             seed=cfg.seed,
         )
@@ -184,6 +243,7 @@ def run_quality(cfg: QualityConfig, log=print) -> dict:
             batch_size=cfg.shared_batch,
             lr=cfg.shared_lr,
             warmup_ratio=0.05,
+            betas=tuple(cfg.betas),
             save_every=max(cfg.shared_steps // 4, 1),
             seed=cfg.seed,
         )
@@ -213,10 +273,18 @@ def run_quality(cfg: QualityConfig, log=print) -> dict:
         METHODS,
         base=base,
         sharedllm=shared,
-        groups=[n.split("/")[0] for n in eval_names],
+        groups=[package_of(n) for n in eval_names],
     )
     eval_s = time.perf_counter() - t0
+    passkey = run_passkey(cfg, shared, base, tok, out)
     table = ppl_table(rows)
+    gains = [
+        g
+        for n in cfg.lengths
+        for against in ("truncated", "sharedllm-other", "sharedllm-none")
+        if (g := paired_gain(rows, "sharedllm", against, n)) is not None
+    ]
+    table += "\n\n" + gains_table(gains)
     plot_ppl(rows, out / "ppl.png", "held-out Python packages: perplexity of the last 256 tokens")
     timings = {
         p.stem.removeprefix("timing-"): json.loads(p.read_text())["seconds"]
@@ -228,6 +296,8 @@ def run_quality(cfg: QualityConfig, log=print) -> dict:
         "eval_documents": eval_names,
         "rows": rows_to_json(rows),
         "table": table,
+        "gains": gains,
+        "passkey": passkey,
         "timings_s": timings,
     }
     (out / "results.json").write_text(json.dumps(result, indent=1))
