@@ -58,7 +58,7 @@ bench-sharedllm-quality: install
 # ContextCache, without it, and the base model with full attention: table, JSON and PNG in services/chat/benchmarks.
 .PHONY: bench-chat
 bench-chat: install
-	nice -n 10 $(BIN)/sharedllm-chat bench --out services/chat/benchmarks $(BENCH_ARGS)
+	nice -n 10 $(BIN)/sharedllm-chat bench --out services/chat/benchmarks --repeats 3 $(BENCH_ARGS)
 
 # Collector uploads (1 KB conversations, redaction on) at 1/16/64 clients from a separate load process, on SQLite and
 # on a throwaway PostgreSQL: table (results.md), JSON, PNG and py-spy profiles in services/collector/benchmarks.
