@@ -35,6 +35,8 @@ class CollectorServer:
         env = {**os.environ, "DATABASE_URL": self.database_url, **self.env}
         env.pop("PROMETHEUS_MULTIPROC_DIR", None)
         self.workdir.mkdir(parents=True, exist_ok=True)
+        if getattr(self, "log", None):  # a restart: the earlier run's handle
+            self.log.close()
         self.log = open(self.workdir / f"server-{self.port}.log", "ab")  # noqa: SIM115 (lives with the server)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "sharelm_collector", "serve", "--port", str(self.port),
