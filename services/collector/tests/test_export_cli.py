@@ -1,16 +1,19 @@
-"""`sharelm-collector export` writes a Hugging Face dataset through `sharelm.export`, readable back with
-`sharelm.export.load_conversations` and `datasets.load_from_disk`; deleted conversations are not in it."""
+"""The operator CLI against a live server's database: `sharelm-collector export` writes a Hugging Face
+dataset through `sharelm.export` (readable back with `sharelm.export.load_conversations` and
+`datasets.load_from_disk`, deleted conversations absent); `forget-plugin-user` erases an anonymous plugin
+user's uploads."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+import uuid
 
 import datasets
 
 from sharelm.export import load_conversations
-from sharelm_collector.devtools.samples import conversation
+from sharelm_collector.devtools.samples import conversation, plugin_upload
 
 
 def run_cli(*args: str, database_url: str) -> subprocess.CompletedProcess:
@@ -43,3 +46,15 @@ def test_export_writes_a_dataset_without_deleted_rows(api, tmp_path):
         assert len(jsonl.read_text().split("\n")) == len(exported) + 1
     bad = run_cli("export", str(tmp_path / "x"), "--format", "csv", database_url=api.server.database_url)
     assert bad.returncode != 0 and "--format" in bad.stderr
+
+
+def test_forget_plugin_user(api):
+    user = "forget-me-" + uuid.uuid4().hex
+    mine = [{**plugin_upload(), "user_id": user} for _ in range(2)]
+    other = plugin_upload()
+    for body in (*mine, other):
+        assert api.post("/api/endpoint", json=body).status_code == 200
+    result = run_cli("forget-plugin-user", user, database_url=api.server.database_url)
+    assert result.returncode == 0 and "deleted 2 conversations" in result.stdout, result.stderr
+    exported = {c["conversation_id"] for c in api.export()}
+    assert not {b["conversation_id"] for b in mine} & exported and other["conversation_id"] in exported

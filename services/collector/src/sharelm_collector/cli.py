@@ -63,6 +63,24 @@ def serve(
     )
 
 
+@app.command("forget-plugin-user")
+def forget_plugin_user(
+    user_id: str = typer.Argument(..., help="The plugin's user id, as the user quotes it from the extension"),
+) -> None:
+    """Delete every anonymous plugin upload of one plugin user (uploads sent without a token cannot be erased
+    through the API: this is the operator's side of the public plugin's removal request)."""
+    from sharelm_collector import crud
+    from sharelm_collector.core.db import Database
+    from sharelm_collector.core.security import plugin_owner
+
+    db = Database(_settings())
+    with db.session() as session:
+        n = crud.delete_owner(session, plugin_owner(user_id))
+        session.commit()
+    db.dispose()
+    typer.echo(f"deleted {n} conversations of plugin user {user_id!r}")
+
+
 @app.command()
 def export(
     out: Path = typer.Argument(..., help="Output: a dataset directory, a .parquet or a .jsonl file"),

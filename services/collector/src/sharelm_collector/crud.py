@@ -100,6 +100,11 @@ def delete_contributor(session: Session, contributor_id: str) -> int:
     return n
 
 
+def delete_owner(session: Session, owner: str) -> int:
+    """Every conversation of one idempotency owner (e.g. an anonymous plugin user)."""
+    return session.connection().execute(delete(T).where(T.c.owner == owner)).rowcount
+
+
 def iter_documents(session_factory, chunk: int = 500) -> Iterator[str]:
     """Every stored conversation's JSON, in id order, a short read transaction per chunk so a long export
     neither holds a snapshot open nor blocks writers."""
