@@ -267,8 +267,9 @@ def test_export_needs_the_operator_token(api):
 def test_caps_are_413(api):
     _, auth = api.contributor()
     huge = conversation(text="x" * (300 * 1024))  # over the 256 KiB body cap
-    r = api.post("/v1/conversations", json=huge, headers=auth)
+    r = api.post("/v1/conversations", json=huge, headers={**auth, "Origin": "chrome-extension://abc"})
     assert r.status_code == 413 and "cap" in r.json()["detail"]
+    assert r.headers["access-control-allow-origin"] == "*"  # readable by the extension
     long_message = conversation(text="y" * 25_000)  # over SHARELM_MAX_CONTENT_CHARS=20000
     assert api.post("/v1/conversations", json=long_message, headers=auth).status_code == 413
     many = conversation(turns=40)  # 80 messages, over SHARELM_MAX_MESSAGES=64

@@ -41,13 +41,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     }
     app.include_router(api_router)
     errors.install(app)
+    # The last added is the outermost: CORS headers go on every answer (a 413 included), and the metrics
+    # count the body cap's refusals.
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(MetricsMiddleware)
     # Browser extensions post from chrome-extension:// origins; auth is a bearer header, not a cookie.
     app.add_middleware(
         CORSMiddleware, allow_origins=settings.cors_origins, allow_credentials=False,
         allow_methods=["GET", "POST", "PATCH", "DELETE"], allow_headers=["Authorization", "Content-Type"],
     )
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
-    app.add_middleware(MetricsMiddleware)
     return app
 
 
