@@ -86,7 +86,7 @@ async function main() {
 
     log('step 2');
     // 2. Consent in the popup (both boxes needed).
-    const popup = await context.newPage();
+    let popup = await context.newPage();
     await popup.setViewportSize({ width: 460, height: 820 });
     await popup.goto(`chrome-extension://${extId}/popup/popup.html`);
     await popup.waitForSelector('#consent:not([hidden])');
@@ -284,6 +284,33 @@ async function main() {
     await popup.screenshot({ path: join(OUT, 'popup-retrying.png') });
 
     // The collector returns; the extension's own retries deliver the rest (no user action).
+    // The browser stops idle extension workers at will: stop ours (DevTools protocol) while the uploads
+    // wait, so the retries must come from what was stored, not from timers in memory. Opening the popup
+    // wakes it again.
+    await sw.evaluate(() => { globalThis.__e2eMarker = 1; });
+    const blank = await context.newPage();
+    const cdp = await context.newCDPSession(blank);
+    const versions = [];
+    cdp.on('ServiceWorker.workerVersionUpdated', (e) => versions.push(...e.versions));
+    await cdp.send('ServiceWorker.enable');
+    const runningOf = () => versions.filter((v) => v.runningStatus === 'running' && v.scriptURL.includes(extId));
+    for (const until = Date.now() + 15000; !runningOf().length; await blank.waitForTimeout(100)) {
+      assert.ok(Date.now() < until, 'extension worker not found');
+    }
+    const running = runningOf();
+    await cdp.send('ServiceWorker.stopWorker', { versionId: running[running.length - 1].versionId });
+    const stoppedBy = Date.now() + 15000;
+    while (!versions.some((v) => v.runningStatus === 'stopped')) {
+      assert.ok(Date.now() < stoppedBy, 'worker did not stop');
+      await blank.waitForTimeout(100);
+    }
+    await blank.close();
+    await popup.goto(`chrome-extension://${extId}/popup/popup.html`);
+    await popup.waitForSelector('#main:not([hidden])');
+    [sw] = context.serviceWorkers();
+    assert.equal(await sw.evaluate(() => globalThis.__e2eMarker), undefined, 'the worker was not restarted');
+    assert.equal((await stored()).length, 10, 'the outbox survived the worker restart');
+
     await control.call('start');
     const retryDeadline = Date.now() + 90000;
     while ((await stored()).length !== 1) {
