@@ -117,7 +117,10 @@
             summary.errors.push(r.reason);
           }
         } catch (err) {
-          const msg = String(err && err.message ? err.message : err);
+          // fetch() rejects with a TypeError when no answer came at all (server down, connection dropped).
+          const msg = err instanceof TypeError
+            ? `collector unreachable at ${settings.collectorUrl} (${err.message})`
+            : String(err && err.message ? err.message : err);
           // A conversation the user published keeps its release: its retries do not wait for the hold again.
           await store.uploadFailed(rec.key, msg, backoffMs(rec.upload.attempts, settings, rand), force);
           summary.failed += 1;

@@ -277,10 +277,14 @@ async function main() {
     log('publish result:', result);
     assert.equal(proxy.dropped.length, 1);
     assert.ok(killReply && killReply.ids.includes(proxy.dropped[0]), `lost-answer upload not stored: ${JSON.stringify(killReply)}`);
-    assert.match(result, /^1 published, 9 failed, will retry/);
+    assert.match(result, /^1 published, 9 failed, will retry\. collector unreachable at http:\/\/127\.0\.0\.1:\d+/);
     assert.equal((await stored()).length, 10, 'failed conversations stay in the outbox (9) plus the unshared one');
     // Stored once, then replaced by the re-send of the same id: version 2; every other conversation: 1.
     for (const e of expected) e.version = e.conversation_id === proxy.dropped[0] ? 2 : 1;
+    await popup.locator('#list').evaluate((l) => {
+      for (const m of l.querySelectorAll('.messages')) m.hidden = true;
+      l.scrollTop = 0;
+    });
     await popup.screenshot({ path: join(OUT, 'popup-retrying.png') });
 
     // The collector returns; the extension's own retries deliver the rest (no user action).
