@@ -37,6 +37,7 @@ def bench(
     max_base_length: int = typer.Option(
         0, help="skip the full-attention base above this length (0: no limit)"
     ),
+    repeats: int = typer.Option(1, help="prefill runs per model and length; the fastest is reported"),
     threads: int = typer.Option(
         0, help="torch CPU threads (0: torch's default); 1 is steadier on a busy machine"
     ),
@@ -68,6 +69,8 @@ def bench(
         raise typer.BadParameter("lengths must be comma-separated integers", param_hint="--lengths") from None
     if sweep and min(sweep) <= 0:
         raise typer.BadParameter("lengths must be positive", param_hint="--lengths")
+    if repeats < 1:
+        raise typer.BadParameter("repeats must be >= 1", param_hint="--repeats")
     if threads < 0:
         raise typer.BadParameter("threads must be >= 0", param_hint="--threads")
     if threads:
@@ -76,7 +79,7 @@ def bench(
 
     shape = SHAPES[config]
     rows = run_benchmark(
-        shape, device, DTYPES[dtype], sweep, decode, max_base_length or None, attn=attn, console=console
+        shape, device, DTYPES[dtype], sweep, decode, max_base_length or None, attn, console, repeats
     )
     meta = {
         "shape": config,
@@ -85,6 +88,7 @@ def bench(
         "attn": attn,
         "device_name": torch.cuda.get_device_name(device) if device.startswith("cuda") else "cpu",
         "torch_threads": torch.get_num_threads(),
+        "repeats": repeats,
         "sharedllm": shape.sharedllm,
         "base": shape.base,
     }

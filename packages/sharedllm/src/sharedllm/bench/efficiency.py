@@ -52,7 +52,9 @@ def split_length(length: int, config: SharedLLMConfig) -> tuple[int, int]:
 
 
 @torch.no_grad()
-def run_once(model: SharedLLMForCausalLM, kind: str, tokens: torch.Tensor, decode_tokens: int) -> Row:
+def run_once(
+    model: SharedLLMForCausalLM, kind: str, tokens: torch.Tensor, decode_tokens: int, repeats: int = 1
+) -> Row:
     """One prefill forward pass (no cache: the pure forward cost), then, when asked, a prefill with cache
     and `decode_tokens` single-token steps, timed apart. A decode running out of memory keeps the prefill."""
     length = tokens.shape[1]
@@ -113,6 +115,7 @@ def run_benchmark(
     max_base_length: int | None = None,
     attn: str = "sdpa",
     console: Console | None = None,
+    repeats: int = 1,
 ) -> list[Row]:
     """Measure both models at each length; a length that runs out of memory is recorded as "oom"."""
     console = console or Console()
@@ -138,15 +141,15 @@ def run_benchmark(
                 if oom[kind] or (kind == "base" and max_base_length and length > max_base_length):
                     rows.append(Row(kind, length, "oom" if oom[kind] else "skipped"))
                 else:
-                    rows.append(_guarded(model, kind, tokens, decode_tokens, oom, device_))
+                    rows.append(_guarded(model, kind, tokens, decode_tokens, oom, device_, repeats))
                 progress.advance(task)
             del tokens
     return rows
 
 
-def _guarded(model, kind, tokens, decode_tokens, oom, device) -> Row:
+def _guarded(model, kind, tokens, decode_tokens, oom, device, repeats) -> Row:
     try:
-        return run_once(model, kind, tokens, decode_tokens)
+        return run_once(model, kind, tokens, decode_tokens, repeats)
     except (torch.OutOfMemoryError, RuntimeError) as error:
         if not _is_oom(error):
             raise
