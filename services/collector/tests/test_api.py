@@ -158,6 +158,20 @@ def test_unknown_fields_are_dropped(api):
     assert "smuggled" not in document
 
 
+def test_odd_but_valid_values_are_stored(api):
+    """Text PostgreSQL would refuse in a plain column (NUL) or that is longer than a column allows."""
+    _, auth = api.contributor()
+    conv = {**conversation(), "source": "s\u0000" + "x" * 300, "model_name": "m\u0000"}
+    text = "nul \u0000 and \u2028 separator"
+    conv["conversation"][0]["content"] = text
+    assert api.post("/v1/conversations", json=conv, headers=auth).status_code == 201
+    got = api.get(f"/v1/conversations/{conv['conversation_id']}", headers=auth).json()
+    assert got["source"] == conv["source"] and got["conversation"][0]["content"] == text
+    cid = conv["conversation_id"]
+    stored = api.sql("SELECT source FROM conversations WHERE conversation_id = :c", c=cid)
+    assert stored == [("s" + "x" * 63,)]
+
+
 def test_strict_validation(api):
     _, auth = api.contributor()
     for bad in (

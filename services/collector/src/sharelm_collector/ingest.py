@@ -31,6 +31,13 @@ def check_conversation_id(value: str, loc: tuple[str | int, ...] = ("body", "con
     return value
 
 
+def source_label(source: str | None) -> str | None:
+    """The `source` column (for operators' queries; the document keeps the full value): printable, short."""
+    if source is None:
+        return None
+    return "".join(ch for ch in source if ch.isprintable())[:64] or None
+
+
 def redact(conv: Conversation) -> Conversation:
     redacted, counts = redact_conversation(conv)
     for kind, n in counts.items():

@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from sharelm_collector.ingest import InvalidContribution
@@ -50,9 +50,17 @@ async def _unavailable(_: Request, exc: Exception) -> JSONResponse:
                         status_code=status.HTTP_503_SERVICE_UNAVAILABLE, headers={"Retry-After": "5"})
 
 
+async def _not_storable(_: Request, exc: DataError) -> JSONResponse:
+    # A value the database rejects (checked for before writing; this is the net under those checks).
+    return JSONResponse({"detail": [{"loc": ["body"], "msg": "a value cannot be stored as given",
+                                     "type": "value_error"}]},
+                        status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
+
+
 def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(InvalidContribution, _invalid_contribution)
     app.add_exception_handler(IntegrityError, _conflict)
+    app.add_exception_handler(DataError, _not_storable)
     for exc in (OperationalError, InterfaceError, PoolTimeoutError):
         app.add_exception_handler(exc, _unavailable)

@@ -45,7 +45,7 @@ def _store(session, contributor_id: str, conv: Conversation) -> ConversationSave
     conv, document = ingest.document(conv, user_id=contributor_id)
     saved = crud.upsert_conversation(
         session, owner=contributor_owner(contributor_id), contributor_id=contributor_id,
-        conversation_id=conv.conversation_id, source=conv.source, document=document,
+        conversation_id=conv.conversation_id, source=ingest.source_label(conv.source), document=document,
     )
     return ConversationSaved(conversation_id=conv.conversation_id, status=saved)
 

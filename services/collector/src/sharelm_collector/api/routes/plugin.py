@@ -34,7 +34,7 @@ def save_plugin_upload(
     conv, document = ingest.document(conv)
     status = crud.upsert_conversation(
         session, owner=owner, contributor_id=contributor_id, conversation_id=conv.conversation_id,
-        source=conv.source, document=document,
+        source=ingest.source_label(conv.source), document=document,
     )
     session.commit()  # acknowledged only once committed
     metrics.STORED.labels(status).inc()
