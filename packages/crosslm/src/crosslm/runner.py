@@ -11,6 +11,7 @@ import contextlib
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -121,13 +122,53 @@ def superlink(
             time.sleep(0.2)
         yield env
     finally:
+        # The SuperLink's simulation process (and the Ray it started) lives in a session of its own and
+        # would outlive an interrupted run: note the whole tree first, then stop what is left of it.
+        tree = descendants(proc.pid)
         proc.terminate()
         try:
             proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        _stop(tree)
         log.close()
+
+
+def descendants(pid: int) -> list[int]:
+    """PIDs below `pid` in the process tree (Linux /proc)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    out, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            out.append(child)
+            todo.append(child)
+    return out
+
+
+def _stop(pids: list[int], grace: float = 10.0) -> None:
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.time() + grace
+    while time.time() < deadline and any(_alive(p) for p in pids):
+        time.sleep(0.2)
+    for pid in pids:
+        if _alive(pid):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
 
 
 def prepare_app(work: Path) -> Path:
@@ -194,6 +235,8 @@ def run(
     out = Path(cfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     ray_address = ray_address or os.environ.get("RAY_ADDRESS") or None
+    with contextlib.suppress(ValueError):  # SIGTERM unwinds like Ctrl-C, so the SuperLink is stopped
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     with tempfile.TemporaryDirectory(prefix="crosslm-flwr-") as tmp:
         work = Path(tmp)
         home = flwr_home or Path(os.environ.get("FLWR_HOME") or work / "flwr-home")

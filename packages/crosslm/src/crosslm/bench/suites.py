@@ -28,7 +28,8 @@ TINY = {
 
 def controlled(out: Path, clients: int = 6, rounds: int = 4, seed: int = 0) -> dict:
     """The synthetic world: LLM pretrained on mislabelled public text, small clean non-IID client sets."""
-    world = make_world(num_topics=4, words_per_topic=60, seed=seed)
+    world = make_world(num_topics=4, words_per_topic=24, seed=seed)
+    world.topic_share = 0.5
     data = out / "data"
     data.mkdir(parents=True, exist_ok=True)
     save_dataset(world.conversations(60 * clients, seed=seed + 1), data / "export")
@@ -37,7 +38,10 @@ def controlled(out: Path, clients: int = 6, rounds: int = 4, seed: int = 0) -> d
     corpus = world.public_corpus(n_headed=1600, n_general=400, header_noise=0.4, seed=seed + 3)
     llm = data / "llm"
     if not (llm / "config.json").exists():
-        build_tiny_causal_lm(llm, "gpt2", corpus, hidden=48, pretrain_epochs=3, seed=seed, progress=True)
+        # Llama picks up the label header in a few epochs where a GPT-2 of this size does not (checked).
+        build_tiny_causal_lm(
+            llm, "llama", corpus, hidden=64, pretrain_epochs=5, lr=0.01, seed=seed, progress=True
+        )
     texts = [c.split(" : ", 1)[-1] for c in corpus]
     slms = [
         str(build_tiny_classifier(data / f"slm-{fam}", fam, texts, world.topics, hidden=32, seed=seed + i))
