@@ -20,7 +20,14 @@ const BACKGROUND_LIBS = ['lib/browser.js', 'lib/adapters.js', 'lib/redact.js', '
 export function firefoxManifest(chrome) {
   const m = structuredClone(chrome);
   m.background = { scripts: [...BACKGROUND_LIBS, 'background.js'] };
-  m.browser_specific_settings = { gecko: { id: 'sharelm@sharelm.dev', strict_min_version: '121.0' } };
+  m.browser_specific_settings = {
+    gecko: {
+      id: 'sharelm@sharelm.dev',
+      strict_min_version: '142.0', // the first with data_collection_permissions on desktop and Android
+      // Firefox's built-in consent: conversations are website content; the "about me" fields are optional.
+      data_collection_permissions: { required: ['websiteContent'], optional: ['personallyIdentifyingInfo'] },
+    },
+  };
   return m;
 }
 
