@@ -185,6 +185,10 @@ def test_strict_validation(api):
         r = api.post("/v1/conversations", json=bad, headers=auth)
         assert r.status_code == 422, (bad, r.text)
         assert r.json()["detail"][0]["loc"][0] == "body"
+    lone_surrogate = b'{"conversation": [{"role": "user", "content": "a\\ud800b"}]}'
+    json_headers = {**auth, "content-type": "application/json"}
+    r = api.post("/v1/conversations", content=lone_surrogate, headers=json_headers)
+    assert r.status_code == 422 and "Unicode" in r.text
     for path in ("a%00b", "%01", "z" * 300):  # control characters: PostgreSQL text rejects NUL
         assert api.get(f"/v1/conversations/{path}", headers=auth).status_code == 422
         assert api.delete(f"/v1/conversations/{path}", headers=auth).status_code == 422
