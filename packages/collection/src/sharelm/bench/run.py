@@ -150,6 +150,88 @@ def plot(results: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
+def markdown(results: dict[str, Any]) -> str:
+    """The figures as Markdown tables (bench.md; the package README quotes them)."""
+    lines = [
+        f"Machine: {results.get('cpus')} CPUs, load average {results.get('load_average_at_start', 0):.1f} "
+        "at the start (a shared machine: wall-clock rates suffer from other processes, "
+        "CPU-second rates much less).",
+        "",
+        "| build stages | conversations | conv/s (wall) | conv per CPU s | peak RSS MB |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for s in results.get("stages", []) + [
+        dict(x, stage=f"{x['stage']} (scaling)") for x in results.get("scaling", [])
+    ]:
+        lines.append(
+            f"| {s['stage']} | {s['conversations_in']:,} | {s['conv_per_s']:,.0f} "
+            f"| {s['conv_per_cpu_s']:,.0f} | {s['peak_rss_mb']:,.0f} |"
+        )
+    red = results.get("redaction_speed")
+    if red:
+        lines += [
+            "",
+            f"Redaction of the same {red['texts']:,} generated texts "
+            f"(~{red['mean_chars']:,} characters each):",
+            "",
+            "| redactor | CPU µs per text | texts per CPU s |",
+            "|---|---:|---:|",
+            f"| sharelm | {red['sharelm']['us_per_text']} | {red['sharelm']['texts_per_cpu_s']:,} |",
+            f"| anonymization (ShareLM backend chain) | {red['anonymization']['us_per_text']} "
+            f"| {red['anonymization']['texts_per_cpu_s']:,} |",
+            "",
+            f"sharelm is **{red['speedup']}x** faster.",
+        ]
+    pii = results.get("pii_eval")
+    if pii:
+        lines += [
+            "",
+            f"Labelled PII set: {pii['examples']:,} sentences, "
+            f"{pii['per_type']} per PII type and per look-alike kind.",
+            "",
+            "| redactor | scope | precision | recall | TP | FN | FP | TN |",
+            "|---|---|---:|---:|---:|---:|---:|---:|",
+        ]
+        for name in ("sharelm", "anonymization"):
+            for scope, label in (
+                ("all_types", "all 10 types"),
+                ("baseline_types", "the 7 types anonymization covers"),
+            ):
+                o = pii[name][scope]["overall"]
+                lines.append(
+                    f"| {name} | {label} | {o['precision']:.3f} | {o['recall']:.3f} | {o['tp']} | {o['fn']} "
+                    f"| {o['fp']} | {o['tn']} |"
+                )
+        kinds = sorted(pii["anonymization"]["all_types"]["recall_by_type"])
+        lines += ["", "| recall by type | sharelm | anonymization |", "|---|---:|---:|"]
+        for k in kinds:
+            lines.append(
+                f"| {k} | {pii['sharelm']['all_types']['recall_by_type'][k]:.2f} "
+                f"| {pii['anonymization']['all_types']['recall_by_type'][k]:.2f} |"
+            )
+        fp = pii["anonymization"]["all_types"]["false_positive_rate_by_lookalike"]
+        lines += ["", "| false positives on look-alikes | sharelm | anonymization |", "|---|---:|---:|"]
+        ours_fp = pii["sharelm"]["all_types"]["false_positive_rate_by_lookalike"]
+        for k in sorted(fp):
+            lines.append(f"| {k} | {ours_fp[k]:.2f} | {fp[k]:.2f} |")
+        if "crashes" in pii["anonymization"]:
+            lines += [
+                "",
+                f"anonymization's IbanAnonymizer raised TypeError {pii['anonymization']['crashes']} times.",
+            ]
+    lang = results.get("language_eval")
+    if lang:
+        lines += [
+            "",
+            f"Language tagging on all {lang['dialogs']:,} ChatterBot dialogs: accuracy "
+            f"**{lang['accuracy_supported_languages']:.3f}** over the languages lingua knows "
+            f"({lang['cpu_us_per_dialog']:,} CPU µs a dialog); per language:",
+            "",
+            " ".join(f"{k} {v:.2f}," for k, v in lang["per_language"].items()).rstrip(","),
+        ]
+    return "\n".join(lines) + "\n"
+
+
 def run_bench(
     sizes: list[int],
     out_dir: Path,
@@ -205,6 +287,7 @@ def run_bench(
         results["scaling"].append(build_in_subprocess(data[n], data_dir, "validate+redact+dedup"))
         save()
     plot(results, out_dir / "bench.png")
+    (out_dir / "bench.md").write_text(markdown(results))
     if not keep_data:
         for path in data.values():
             path.unlink(missing_ok=True)
