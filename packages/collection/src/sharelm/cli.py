@@ -94,7 +94,7 @@ def build(
     near_dup: Annotated[bool, typer.Option(help="Drop near duplicates (MinHash LSH)")] = True,
     language: Annotated[bool, typer.Option(help="Tag languages (lingua, offline)")] = True,
     threshold: Annotated[float, typer.Option(help="Near-duplicate Jaccard threshold")] = 0.8,
-    window: Annotated[int, typer.Option(help="Near-dup index size bound (conversations)")] = 200_000,
+    window: Annotated[int, typer.Option(help="Near-dup index size bound (conversations)")] = 100_000,
     drops: Annotated[Path | None, typer.Option(help="JSONL log of dropped duplicates and why")] = None,
     report_path: Annotated[
         Path | None, typer.Option("--report", help="Write the build report as JSON")

@@ -32,7 +32,7 @@ class BuildOptions:
     near_dup: bool = True
     language: bool = True
     threshold: float = 0.8
-    window: int = 200_000
+    window: int = 100_000
     format: str | None = None  # input format; None: detect per file
 
 
