@@ -168,6 +168,18 @@
       model: '[data-testid="composer-chat-mode-button"]',
       conversationId: '^/chats/([\\w-]+)',
     },
+    {
+      // Asked for by ShareLM's users; Qwen Chat is built on Open WebUI, whose markup it keeps.
+      id: 'qwen',
+      name: 'Qwen Chat',
+      hosts: ['chat.qwen.ai'],
+      turns: { user: '.chat-user', assistant: '.chat-response-message' },
+      content: { user: '.user-message-content', assistant: '.markdown-content-container, .markdown-prose' },
+      userFormat: 'text',
+      ignore: ['.message-footer', '.code-copy-button'],
+      model: '#model-selector-0-button span',
+      conversationId: '^/c/([0-9a-fA-F-]+)',
+    },
   ];
 
   const api = { ADAPTERS };

@@ -240,6 +240,7 @@ async function main() {
       [keyOf('mistral')]: { ratings: [0, 0, 0], rate: null, question: questions.mistral },
       [keyOf('grok')]: { ratings: [0, 0, 0], rate: null, question: questions.grok },
       [keyOf('copilot')]: { ratings: [0, 0, 0], rate: null, question: questions.copilot },
+      [keyOf('qwen')]: { ratings: [0, 0, 0], rate: null, question: questions.qwen },
     };
     const expected = [];
     for (const c of kept) {
@@ -250,7 +251,7 @@ async function main() {
         contains: [e.question, answerMd(e.question), ...(e.first ? [e.first] : [])], n_messages: e.ratings.length * 2,
         redactions: c.key === freshKey ? [] : ['email', 'phone'] });
     }
-    assert.equal(expected.length, 10, `kept: ${kept.map((c) => c.key)}`);
+    assert.equal(expected.length, 11, `kept: ${kept.map((c) => c.key)}`);
     const notShared = state.conversations.filter((c) => c.dont_share).map((c) => c.conversation_id);
     assert.equal(notShared.length, 1);
 
@@ -277,8 +278,8 @@ async function main() {
     log('publish result:', result);
     assert.equal(proxy.dropped.length, 1);
     assert.ok(killReply && killReply.ids.includes(proxy.dropped[0]), `lost-answer upload not stored: ${JSON.stringify(killReply)}`);
-    assert.match(result, /^1 published, 9 failed, will retry\. collector unreachable at http:\/\/127\.0\.0\.1:\d+/);
-    assert.equal((await stored()).length, 10, 'failed conversations stay in the outbox (9) plus the unshared one');
+    assert.match(result, /^1 published, 10 failed, will retry\. collector unreachable at http:\/\/127\.0\.0\.1:\d+/);
+    assert.equal((await stored()).length, 11, 'failed conversations stay in the outbox (10) plus the unshared one');
     // Stored once, then replaced by the re-send of the same id: version 2; every other conversation: 1.
     for (const e of expected) e.version = e.conversation_id === proxy.dropped[0] ? 2 : 1;
     await popup.locator('#list').evaluate((l) => {
@@ -313,7 +314,7 @@ async function main() {
     await popup.waitForSelector('#main:not([hidden])');
     [sw] = context.serviceWorkers();
     assert.equal(await sw.evaluate(() => globalThis.__e2eMarker), undefined, 'the worker was not restarted');
-    assert.equal((await stored()).length, 10, 'the outbox survived the worker restart');
+    assert.equal((await stored()).length, 11, 'the outbox survived the worker restart');
 
     await control.call('start');
     const retryDeadline = Date.now() + 90000;
@@ -329,7 +330,7 @@ async function main() {
     const gone = expected.find((e) => e.key === keyOf('grok'));
     await popup.locator(`li.shared-item[data-key="${gone.key}"] button.delete-shared`).click();
     await popup.waitForFunction(() => /Deleted from the server/.test(document.getElementById('shared-result').textContent), null, POLL);
-    assert.equal(await popup.locator('li.shared-item').count(), 9);
+    assert.equal(await popup.locator('li.shared-item').count(), 10);
     await control.call('verify', { expected: expected.filter((e) => e !== gone), absent: [gone.conversation_id], forbidden: [] });
 
     log('step 11');

@@ -23,6 +23,7 @@ const CASES = {
   grok: { url: 'https://grok.com/chat/7d1e2f3a-4b5c-4d6e-8f70-81a2b3c4d5e6', id: '7d1e2f3a-4b5c-4d6e-8f70-81a2b3c4d5e6', model: 'Grok 4', lang: 'python' },
   deepseek: { url: 'https://chat.deepseek.com/a/chat/s/5e6f7a8b-9c0d-4e1f-a2b3-c4d5e6f7a8b9', id: '5e6f7a8b-9c0d-4e1f-a2b3-c4d5e6f7a8b9', model: 'DeepSeek-V3', lang: 'python' },
   copilot: { url: 'https://copilot.microsoft.com/chats/Xb7nQ2pL9vR4tY1s', id: 'Xb7nQ2pL9vR4tY1s', model: 'Quick response', lang: 'python' },
+  qwen: { url: 'https://chat.qwen.ai/c/9b2e4f61-0c3d-4a5e-8f7a-1b2c3d4e5f60', id: '9b2e4f61-0c3d-4a5e-8f7a-1b2c3d4e5f60', model: 'Qwen3-Max', lang: 'python' },
 };
 
 const USER1 = 'How do I reverse a list in Python?\nMy email is jane.doe@example.com';
@@ -35,7 +36,7 @@ const answer1 = (lang) => [
 ].join('\n\n');
 const ANSWER2 = "You're welcome! Two tips:\n\n1. Prefer `reversed()` for large lists\n2. Use slicing when you need a copy";
 
-test('the table covers the eleven platforms of the brief', () => {
+test('the table covers the eleven platforms of the brief, plus Qwen Chat', () => {
   assert.deepEqual(ADAPTERS.map((a) => a.id).sort(), Object.keys(CASES).sort());
 });
 
