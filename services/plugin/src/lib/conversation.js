@@ -68,20 +68,20 @@
       'Response Rating', 'Conversation Rating'];
     const rows = [header];
     for (const c of conversations) {
+      const meta = c.conversation_metadata;
+      const row = (user, bot, rating) => [c.conversation_id, user, bot, meta.extra.platform, c.model_name, rating, meta.rate];
       let user = '';
       let a = 0;
       for (const m of c.conversation) {
         if (m.role === 'user') {
-          if (user) rows.push([c.conversation_id, user, '', c.conversation_metadata.extra.platform, c.model_name, '', c.conversation_metadata.rate]);
+          if (user) rows.push(row(user, '', '')); // two user turns in a row: the first got no answer
           user = m.content;
         } else if (m.role === 'assistant') {
-          const rating = c.conversation_metadata.message_ratings[a++] || 0;
-          rows.push([c.conversation_id, user, m.content, c.conversation_metadata.extra.platform, c.model_name,
-            rating, c.conversation_metadata.rate]);
+          rows.push(row(user, m.content, meta.message_ratings[a++] || 0));
           user = '';
         }
       }
-      if (user) rows.push([c.conversation_id, user, '', c.conversation_metadata.extra.platform, c.model_name, '', c.conversation_metadata.rate]);
+      if (user) rows.push(row(user, '', ''));
     }
     return rows.map((r) => r.map(csvCell).join(',')).join('\r\n') + '\r\n';
   }

@@ -55,15 +55,18 @@
     const messages = el('div', { class: 'messages', hidden: true });
     let a = 0;
     for (const m of c.messages) {
-      const box = el('div', { class: `msg ${m.role}` }, el('div', { class: 'role' }, m.role), el('div', { class: 'content' }, m.content));
+      const box = el('div', { class: `msg ${m.role}` },
+        el('div', { class: 'role' }, m.role), el('div', { class: 'content' }, m.content));
       if (m.role === 'assistant') {
         const index = a++;
-        box.append(el('div', { class: 'msg-thumbs' }, ...thumbs(c.message_ratings[index], (v) => act('rateMessage', { key, index, value: v }), 'Answer')));
+        const rate = (v) => act('rateMessage', { key, index, value: v });
+        box.append(el('div', { class: 'msg-thumbs' }, ...thumbs(c.message_ratings[index], rate, 'Answer')));
       }
       messages.append(box);
     }
     const redactions = c.redactions || {};
-    return el('li', { class: `conv${c.dont_share ? ' excluded' : ''}`, dataset: { key, conversationId: c.conversation_id } },
+    const item = { class: `conv${c.dont_share ? ' excluded' : ''}`, dataset: { key, conversationId: c.conversation_id } };
+    return el('li', item,
       el('div', { class: 'head' },
         el('span', { class: 'platform' }, c.platform_name),
         el('span', { class: 'model' }, c.model_name || ''),
@@ -109,7 +112,6 @@
       } }, 'Delete from server'))));
   }
 
-  let open = new Set();
   async function render() {
     const s = await call('state');
     const consented = s.consent && s.consent.terms && s.consent.adult;
@@ -123,16 +125,22 @@
     $('summary').textContent = `${s.conversations.length} stored, ${waiting} to share` +
       `${s.shared.length ? `, ${s.shared.length} shared` : ''}${s.settings.paused ? ' - paused' : ''}`;
     renderShared(s.shared, s.platforms);
-    open = new Set([...document.querySelectorAll('.conv')].filter((li) => !li.querySelector('.messages').hidden).map((li) => li.dataset.key));
+    // Re-rendering must not close the previews the user opened.
+    const items = () => [...document.querySelectorAll('.conv')];
+    const open = new Set(items().filter((li) => !li.querySelector('.messages').hidden).map((li) => li.dataset.key));
     $('list').replaceChildren(...s.conversations.map((c) => renderConversation(c, s.settings)));
-    for (const li of document.querySelectorAll('.conv')) if (open.has(li.dataset.key)) li.querySelector('.messages').hidden = false;
+    for (const li of items()) if (open.has(li.dataset.key)) li.querySelector('.messages').hidden = false;
     $('empty').hidden = s.conversations.length > 0;
     if (document.activeElement !== $('hold')) $('hold').value = s.settings.holdHours;
     if (document.activeElement !== $('collector')) $('collector').value = s.settings.collectorUrl;
     const meta = s.settings.userMetadata || {};
-    for (const f of ['age', 'gender', 'location']) if (document.activeElement !== $(`meta-${f}`)) $(`meta-${f}`).value = meta[f] || '';
-    $('sites').replaceChildren(el('legend', {}, "Don't share on"), ...s.platforms.map((p) => el('label', {},
-      el('input', { type: 'checkbox', value: p.id, checked: s.settings.excludedSites.includes(p.id), onchange: toggleSite }), ` ${p.name}`)));
+    for (const f of ['age', 'gender', 'location']) {
+      if (document.activeElement !== $(`meta-${f}`)) $(`meta-${f}`).value = meta[f] || '';
+    }
+    const siteBox = (p) => el('label', {}, el('input', {
+      type: 'checkbox', value: p.id, checked: s.settings.excludedSites.includes(p.id), onchange: toggleSite,
+    }), ` ${p.name}`);
+    $('sites').replaceChildren(el('legend', {}, "Don't share on"), ...s.platforms.map(siteBox));
   }
 
   async function act(type, extra) {
@@ -160,7 +168,8 @@
 
   function wire() {
     const boxes = [$('consent-terms'), $('consent-adult')];
-    for (const b of boxes) b.addEventListener('change', () => { $('consent-accept').disabled = !boxes.every((x) => x.checked); });
+    const bothChecked = () => boxes.every((x) => x.checked);
+    for (const b of boxes) b.addEventListener('change', () => { $('consent-accept').disabled = !bothChecked(); });
     $('consent-accept').addEventListener('click', () => act('acceptConsent', { terms: boxes[0].checked, adult: boxes[1].checked }));
     $('pause').addEventListener('change', (e) => act('setSettings', { patch: { paused: e.target.checked } }));
     $('hold').addEventListener('change', (e) => {
@@ -198,8 +207,9 @@
       }
       await render();
     });
-    $('export-jsonl').addEventListener('click', async () => download('sharelm-conversations.jsonl', await call('export', { format: 'jsonl' }), 'application/x-ndjson'));
-    $('export-csv').addEventListener('click', async () => download('sharelm-conversations.csv', await call('export', { format: 'csv' }), 'text/csv'));
+    const exporter = (format, name, mime) => async () => download(name, await call('export', { format }), mime);
+    $('export-jsonl').addEventListener('click', exporter('jsonl', 'sharelm-conversations.jsonl', 'application/x-ndjson'));
+    $('export-csv').addEventListener('click', exporter('csv', 'sharelm-conversations.csv', 'text/csv'));
     $('delete-my-data').addEventListener('click', () => { $('delete-confirm').hidden = false; });
     $('delete-yes').addEventListener('click', async () => {
       $('delete-confirm').hidden = true;
