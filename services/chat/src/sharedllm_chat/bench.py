@@ -89,6 +89,7 @@ class TurnResult:
     turn: int
     history_tokens: int
     ttft_s: float | None
+    ttft_cpu_s: float | None  # CPU time of the work (meaningful with --threads 1 on a shared machine)
     chunks_encoded: int
     context_chunks: int
     cache_bytes: int
@@ -142,11 +143,12 @@ def build_models(cfg: BenchConfig) -> tuple[LoadedModel, LoadedModel]:
 
 def _first_token(
     scheduler: Scheduler, loaded: LoadedModel, messages: list[dict], conversation_id: str, use_cache: bool
-) -> tuple[float, int, Done]:
+) -> tuple[float, float, int, Done]:
+    """(TTFT wall seconds, TTFT CPU seconds, prompt tokens, the request's Done)."""
     events: queue.Queue = queue.Queue()
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.thread_time()
     ids = render_ids(loaded.tokenizer, messages)
-    rendered = time.perf_counter() - start
+    rendered, rendered_cpu = time.perf_counter() - start, time.thread_time() - cpu_start
     req = GenerationRequest(
         ids,
         SamplingParams(max_new_tokens=1, temperature=0.0),
@@ -160,7 +162,7 @@ def _first_token(
         if isinstance(event, Failed):
             raise RuntimeError(event.message)
         if isinstance(event, Done):
-            return rendered + event.ttft_s, len(ids), event
+            return rendered + event.ttft_s, rendered_cpu + event.ttft_cpu_s, len(ids), event
 
 
 def run_variant(
@@ -176,24 +178,25 @@ def run_variant(
         _first_token(scheduler, loaded, chat[0], "warmup", True)
         for turn, messages in enumerate(tqdm(chat, desc=f"{variant} (run {repeat + 1})", leave=False), 1):
             n_tokens = len(render_ids(loaded.tokenizer, messages))
+            rss = process.memory_info().rss / 2**20
             if variant == "base" and n_tokens > cfg.base_max_tokens:
-                results.append(
-                    TurnResult(variant, turn, n_tokens, None, 0, 0, 0, process.memory_info().rss / 2**20)
-                )
+                results.append(TurnResult(variant, turn, n_tokens, None, None, 0, 0, 0, rss))
                 continue
-            ttft, n_tokens, done = _first_token(
+            ttft, ttft_cpu, n_tokens, done = _first_token(
                 scheduler, loaded, messages, f"chat-{repeat}", use_cache=variant == "cache"
             )
+            rss = process.memory_info().rss / 2**20
             results.append(
                 TurnResult(
                     variant,
                     turn,
                     n_tokens,
                     ttft,
+                    ttft_cpu,
                     done.chunks_encoded,
                     done.context_chunks,
                     store.nbytes(),
-                    process.memory_info().rss / 2**20,
+                    rss,
                 )
             )
     finally:
@@ -231,9 +234,11 @@ def decode_throughput(loaded: LoadedModel, batch: bool, clients: int, new_tokens
 def median_runs(runs: list[list[TurnResult]]) -> list[TurnResult]:
     merged = []
     for per_turn in zip(*runs, strict=True):
-        times = [r.ttft_s for r in per_turn if r.ttft_s is not None]
-        first = per_turn[0]
-        merged.append(TurnResult(**{**asdict(first), "ttft_s": statistics.median(times) if times else None}))
+        row = asdict(per_turn[0])
+        for key in ("ttft_s", "ttft_cpu_s"):
+            values = [getattr(r, key) for r in per_turn if getattr(r, key) is not None]
+            row[key] = statistics.median(values) if values else None
+        merged.append(TurnResult(**row))
     return merged
 
 
@@ -277,31 +282,40 @@ def run_bench(cfg: BenchConfig, out_dir: Path, variants: tuple[str, ...] = VARIA
 
 def markdown_table(results: dict[str, list[TurnResult]]) -> str:
     variants = list(results)
-    first = results[variants[0]]
-    head = "| turn | history tokens | " + " | ".join(f"TTFT {v} (s)" for v in variants)
-    head += " | chunks encoded (cache) | chunks encoded (nocache) |\n"
-    head += "|" + "---|" * (2 + len(variants) + 2) + "\n"
-    rows = []
-    for i, r in enumerate(first):
+    head = ["turn", "history tokens"]
+    head += [f"TTFT {v} (s)" for v in variants] + [f"CPU {v} (s)" for v in variants]
+    head += [f"chunks encoded ({v})" for v in ("cache", "nocache") if v in results]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+
+    def cell(t: float | None) -> str:
+        return "n/a" if t is None else f"{t:.3f}"
+
+    for i, r in enumerate(results[variants[0]]):
         cells = [str(r.turn), str(r.history_tokens)]
-        for v in variants:
-            t = results[v][i].ttft_s
-            cells.append("n/a" if t is None else f"{t:.3f}")
-        for v in ("cache", "nocache"):
-            cells.append(str(results[v][i].chunks_encoded) if v in results else "-")
-        rows.append("| " + " | ".join(cells) + " |")
-    lines = [head + "\n".join(rows)]
-    if "cache" in results:
-        c = results["cache"]
+        cells += [cell(results[v][i].ttft_s) for v in variants]
+        cells += [cell(results[v][i].ttft_cpu_s) for v in variants]
+        cells += [str(results[v][i].chunks_encoded) for v in ("cache", "nocache") if v in results]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines.append("")
+    for v in ("cache", "nocache"):
+        if v not in results:
+            continue
+        rows = results[v]
+        last, first = rows[-1], rows[0]
+        worst = max(rows[1:], key=lambda r: r.ttft_s / first.ttft_s, default=last)
+        worst_cpu = max(rows[1:], key=lambda r: r.ttft_cpu_s / first.ttft_cpu_s, default=last)
         lines.append(
-            f"\nWith the cache, TTFT at turn {c[-1].turn} ({c[-1].history_tokens} tokens of history) is "
-            f"{c[-1].ttft_s / c[0].ttft_s:.2f}x turn 1's."
+            f"- {v}: TTFT at turn {last.turn} ({last.history_tokens} tokens of history) is "
+            f"{last.ttft_s / first.ttft_s:.2f}x turn 1's "
+            f"(CPU time {last.ttft_cpu_s / first.ttft_cpu_s:.2f}x); "
+            f"the worst turn is {worst.ttft_s / first.ttft_s:.2f}x (turn {worst.turn}), "
+            f"{worst_cpu.ttft_cpu_s / first.ttft_cpu_s:.2f}x in CPU time (turn {worst_cpu.turn})."
         )
     if "nocache" in results and "cache" in results:
-        n = results["nocache"]
+        c, n = results["cache"][-1], results["nocache"][-1]
         lines.append(
-            f"Without it, {n[-1].ttft_s / n[0].ttft_s:.2f}x; at the last turn the cache is "
-            f"{n[-1].ttft_s / results['cache'][-1].ttft_s:.1f}x faster."
+            f"- at turn {c.turn} the cache answers {n.ttft_s / c.ttft_s:.1f}x sooner than re-encoding "
+            f"(CPU time {n.ttft_cpu_s / c.ttft_cpu_s:.1f}x less)."
         )
     return "\n".join(lines) + "\n"
 
@@ -317,16 +331,22 @@ def plot(results: dict[str, list[TurnResult]], cfg: BenchConfig, path: Path) -> 
         "nocache": "SharedLLM, chunks re-encoded",
         "base": "base model, full attention",
     }
-    fig, ax = plt.subplots(figsize=(7, 4.2))
-    for variant, rows in results.items():
-        pts = [(r.history_tokens / 1000, r.ttft_s) for r in rows if r.ttft_s is not None]
-        if pts:
-            ax.plot(*zip(*pts, strict=True), marker="o", label=labels.get(variant, variant))
-    ax.set_xlabel("history length at the turn (K tokens)")
-    ax.set_ylabel("time to first token (s)")
-    ax.set_title(f"Growing chat, {cfg.turns} turns: TTFT per turn (CPU, {torch.get_num_threads()} threads)")
-    ax.grid(alpha=0.3)
-    ax.legend()
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
+    for ax, key, title in ((axes[0], "ttft_s", "wall clock"), (axes[1], "ttft_cpu_s", "CPU time")):
+        for variant, rows in results.items():
+            pts = [(r.history_tokens / 1000, getattr(r, key)) for r in rows if getattr(r, key) is not None]
+            if pts:
+                ax.plot(*zip(*pts, strict=True), marker="o", label=labels.get(variant, variant))
+        ax.set_xlabel("history length at the turn (K tokens)")
+        ax.set_ylabel("time to first token (s)")
+        ax.set_yscale("log")
+        ax.set_title(f"TTFT per turn, {title}")
+        ax.grid(alpha=0.3, which="both")
+    axes[0].legend()
+    fig.suptitle(
+        f"Growing chat, {cfg.turns} turns of ~{cfg.user_chars} tokens (CPU, {torch.get_num_threads()} "
+        f"torch threads, median of {cfg.repeats})"
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

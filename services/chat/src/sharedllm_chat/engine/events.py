@@ -20,6 +20,9 @@ class Done:
     chunks_encoded: int  # of which encoded for this turn (the rest came from the conversation's cache)
     queue_s: float
     ttft_s: float | None  # submit -> first token sampled
+    # Worker-thread CPU time from admission to the first token: with one torch thread all the model's work
+    # runs on that thread, so this is TTFT without the noise of other processes sharing the machine.
+    ttft_cpu_s: float | None = None
 
 
 @dataclass(frozen=True)

@@ -62,6 +62,8 @@ class _Sequence:
     logits: torch.Tensor | None = None
     generated: int = 0
     ttft_s: float | None = None
+    cpu_started: float = 0.0
+    ttft_cpu_s: float | None = None
 
 
 class Scheduler:
@@ -164,7 +166,7 @@ class Scheduler:
                 Done("cancelled", len(req.prompt_ids), 0, 0, 0, time.perf_counter() - req.submitted_at, None)
             )
             return
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.thread_time()
         lm = self.loaded
         entry, cache, encoded, n_chunks = None, None, 0, 0
         running = torch.tensor(req.prompt_ids, dtype=torch.long)
@@ -192,6 +194,7 @@ class Scheduler:
             encoded,
             started,
         )
+        seq.cpu_started = cpu_started
         self._active.append(seq)
         out = self._forward(running, None, {"context_cache": cache} if cache is not None else {})
         seq.logits, seq.past = out.logits[0, -1], self._kv_of(out)
@@ -261,6 +264,7 @@ class Scheduler:
         seq.generated += 1
         if seq.ttft_s is None:
             seq.ttft_s = time.perf_counter() - seq.req.submitted_at
+            seq.ttft_cpu_s = time.thread_time() - seq.cpu_started
         if token in self.loaded.eos_ids:
             return self._finish(seq, "stop")
         delta = seq.text.add(token)
@@ -319,6 +323,7 @@ class Scheduler:
             seq.chunks_encoded,
             seq.started_at - seq.req.submitted_at,
             seq.ttft_s,
+            seq.ttft_cpu_s,
         )
         seq.req.emit(done)
         if self.on_done is not None:

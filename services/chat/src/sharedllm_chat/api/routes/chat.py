@@ -56,15 +56,17 @@ class _Turn:
         self.id = f"chatcmpl-{uuid.uuid4().hex}"
         self.created = int(time.time())
         self.events: asyncio.Queue[Event] = asyncio.Queue()
-        loop = asyncio.get_running_loop()
-        self.request = GenerationRequest(
-            prompt_ids,
-            params,
-            emit=lambda ev: loop.call_soon_threadsafe(self.events.put_nowait, ev),
-            conversation_id=conversation_id,
-        )
+        self._loop = asyncio.get_running_loop()
+        self.request = GenerationRequest(prompt_ids, params, emit=self._emit, conversation_id=conversation_id)
         self.text: list[str] = []
         self.finished = False
+
+    def _emit(self, event: Event) -> None:
+        """Called on the worker thread: hand the event to this request's event loop."""
+        try:
+            self._loop.call_soon_threadsafe(self.events.put_nowait, event)
+        except RuntimeError:  # the loop is closed (server shutting down): nobody is listening any more
+            self.cancel()
 
     def cancel(self) -> None:
         self.request.cancelled.set()
