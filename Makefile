@@ -56,9 +56,10 @@ bench-sharedllm-quality: install
 
 # Chat service: time to first token over the turns of a growing chat (past 32K tokens), with the per-conversation
 # ContextCache, without it, and the base model with full attention: table, JSON and PNG in services/chat/benchmarks.
+# One torch thread: the CPU-time columns then measure all the work, unaffected by others sharing the machine.
 .PHONY: bench-chat
 bench-chat: install
-	nice -n 10 $(BIN)/sharedllm-chat bench --out services/chat/benchmarks --repeats 3 $(BENCH_ARGS)
+	nice -n 10 $(BIN)/sharedllm-chat bench --out services/chat/benchmarks --repeats 3 --threads 1 $(BENCH_ARGS)
 
 # Collector uploads (1 KB conversations, redaction on) at 1/16/64 clients from a separate load process, on SQLite and
 # on a throwaway PostgreSQL: table (results.md), JSON, PNG and py-spy profiles in services/collector/benchmarks.
