@@ -37,8 +37,9 @@ class ContextCache:
             encoded = self.model.encode_chunks(chunks)
             keys, values = encoded.keys, encoded.values
             self._probes.append(encoded.probe)
-        else:
+        else:  # stored as [1, H, n*S, D] rows, the layout cross-attention reads
             keys, values = self.model.compress_chunks(chunks, positions)
+            keys, values = [_as_row(k) for k in keys], [_as_row(v) for v in values]
         for idx in range(len(self._keys)):
             self._keys[idx].append(keys[idx])
             self._values[idx].append(values[idx])
@@ -65,9 +66,10 @@ class ContextCache:
         if self.model.tree.needs_query:
             return self._select_for_query(query)
         if self._joined is None:
-            self._joined = self._as_context(
-                [torch.cat(k) for k in self._keys], [torch.cat(v) for v in self._values]
-            )
+            keys = [torch.cat(k, dim=2) for k in self._keys]
+            values = [torch.cat(v, dim=2) for v in self._values]
+            self._keys, self._values = [[k] for k in keys], [[v] for v in values]  # one copy, not two
+            self._joined = self._as_context(keys, values)
         return self._joined
 
     def _select_for_query(self, query: torch.Tensor | None) -> InjectedContext:
@@ -80,16 +82,12 @@ class ContextCache:
         )
         positions = torch.arange(self.num_chunks, device=query.device)
         keys, values = self.model.compress(encoded, positions, query.expand(self.num_chunks, -1))
-        return self._as_context(keys, values)
+        return self._as_context([_as_row(k) for k in keys], [_as_row(v) for v in values])
 
     def _as_context(self, keys: list[torch.Tensor], values: list[torch.Tensor]) -> InjectedContext:
-        # [N, H, S, D] chunks -> one row [1, H, N*S, D], chunk-major like a batched forward pass.
-        def row(t: torch.Tensor) -> torch.Tensor:
-            return t.permute(1, 0, 2, 3).reshape(1, t.shape[1], -1, t.shape[3])
-
         position = torch.tensor([[self.num_chunks]], device=keys[0].device)
         cos, sin = self.model._rotation(keys[0], position)
-        return InjectedContext([row(k) for k in keys], [row(v) for v in values], None, cos, sin)
+        return InjectedContext(keys, values, None, cos, sin)
 
     def nbytes(self) -> int:
         """Bytes held by the cached tensors."""
@@ -101,3 +99,8 @@ class ContextCache:
             f"ContextCache(num_chunks={self.num_chunks}, encode_calls={self.encode_calls}, "
             f"chunks_encoded={self.chunks_encoded}, nbytes={self.nbytes()})"
         )
+
+
+def _as_row(chunks: torch.Tensor) -> torch.Tensor:
+    """[N, H, S, D] per-chunk keys -> one row [1, H, N*S, D], chunk-major like a batched forward pass."""
+    return chunks.permute(1, 0, 2, 3).reshape(1, chunks.shape[1], -1, chunks.shape[3])

@@ -227,20 +227,22 @@ class SharedLLMForCausalLM(SharedLLMPreTrainedModel, GenerationMixin):
     def compress_chunks(
         self, chunks: torch.LongTensor, chunk_positions: torch.LongTensor, query: torch.Tensor | None = None
     ) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-        """Encode and compress group by group, so memory holds one group's full keys at a time."""
+        """[C, H, kv_per_chunk, D] keys and values per injection layer for [C, L] chunks."""
+        groups = list(self._compressed_groups(chunks, chunk_positions, query))
+        keys = [torch.cat([g[1][idx] for g in groups]) for idx in range(self.config.num_injection_layers)]
+        values = [torch.cat([g[2][idx] for g in groups]) for idx in range(self.config.num_injection_layers)]
+        return keys, values
+
+    def _compressed_groups(self, chunks, chunk_positions, query):
+        """Encode and compress `encode_batch_chunks` chunks at a time, so only one group's full keys exist."""
         step = self.config.encode_batch_chunks
-        keys: list[list[torch.Tensor]] = [[] for _ in range(self.config.num_injection_layers)]
-        values: list[list[torch.Tensor]] = [[] for _ in range(self.config.num_injection_layers)]
         for start in range(0, chunks.shape[0], step):
-            group_query = query[start : start + step] if query is not None else None
-            encoded = self._encode_group(chunks[start : start + step])
-            group_keys, group_values = self.compress(
-                encoded, chunk_positions[start : start + step], group_query
+            group = slice(start, start + step)
+            encoded = self._encode_group(chunks[group])
+            keys, values = self.compress(
+                encoded, chunk_positions[group], None if query is None else query[group]
             )
-            for idx in range(len(keys)):
-                keys[idx].append(group_keys[idx])
-                values[idx].append(group_values[idx])
-        return [torch.cat(k) for k in keys], [torch.cat(v) for v in values]
+            yield group, keys, values
 
     def _rotation(
         self, like: torch.Tensor, position_ids: torch.LongTensor
@@ -340,15 +342,28 @@ class SharedLLMForCausalLM(SharedLLMPreTrainedModel, GenerationMixin):
         chunk_positions = (context_mask.cumsum(-1) - 1)[context_mask]
         rows = torch.arange(bsz, device=device)[:, None].expand_as(context_mask)[context_mask]
         chunk_query = query[rows] if query is not None else None
-        keys, values = self.compress_chunks(context_input_ids[context_mask], chunk_positions, chunk_query)
-
         max_chunks = max(int(counts.max()), 1)
         per_chunk = self.tree.kv_per_chunk
+        layers = self.config.num_injection_layers
+        # Groups go straight into [B, H, chunk slot, S, D] buffers: no extra copies at long lengths.
+        keys: list[torch.Tensor] = []
+        values: list[torch.Tensor] = []
+        with torch.no_grad():
+            for group, group_keys, group_values in self._compressed_groups(
+                context_input_ids[context_mask], chunk_positions, chunk_query
+            ):
+                if not keys:
+                    shape = (bsz, group_keys[0].shape[1], max_chunks, *group_keys[0].shape[2:])
+                    keys = [group_keys[0].new_zeros(shape) for _ in range(layers)]
+                    values = [group_values[0].new_zeros(shape) for _ in range(layers)]
+                for idx in range(layers):
+                    keys[idx][rows[group], :, chunk_positions[group]] = group_keys[idx]
+                    values[idx][rows[group], :, chunk_positions[group]] = group_values[idx]
 
-        def to_rows(flat: torch.Tensor) -> torch.Tensor:  # [C, H, S, D] -> [B, H, max_chunks * S, D]
-            dense = flat.new_zeros(bsz, max_chunks, *flat.shape[1:])
-            dense[rows, chunk_positions] = flat
-            return dense.permute(0, 2, 1, 3, 4).reshape(bsz, flat.shape[1], max_chunks * per_chunk, -1)
+        def flat(
+            dense: torch.Tensor,
+        ) -> torch.Tensor:  # [B, H, max_chunks, S, D] -> [B, H, max_chunks * S, D]
+            return dense.view(bsz, dense.shape[1], max_chunks * per_chunk, -1)
 
         mask = (torch.arange(max_chunks, device=device)[None] < counts[:, None]).repeat_interleave(
             per_chunk, -1
@@ -357,8 +372,8 @@ class SharedLLMForCausalLM(SharedLLMPreTrainedModel, GenerationMixin):
         mask[:, 0] = True
         cos, sin = self._rotation(keys[0], counts[:, None])
         return InjectedContext(
-            keys=[to_rows(k) for k in keys],
-            values=[to_rows(v) for v in values],
+            keys=[flat(k) for k in keys],
+            values=[flat(v) for v in values],
             mask=None if bool(mask.all()) else mask,
             query_cos=cos,
             query_sin=sin,
