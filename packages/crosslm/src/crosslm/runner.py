@@ -81,8 +81,8 @@ def flower_env(flwr_home: Path, port: int, ray_address: str | None = None) -> di
             "PYTHONWARNINGS": "ignore::FutureWarning",
         }
     )
-    if ray_address:
-        env["RAY_ADDRESS"] = ray_address
+    # "local": a Ray of its own even when a cluster runs on this machine (ray.init would attach to it).
+    env["RAY_ADDRESS"] = ray_address or "local"
     return env
 
 
@@ -194,7 +194,7 @@ def flwr_run(
     overrides.write_text("".join(f"{k} = {_toml_value(v)}\n" for k, v in run_config.items()))
     cpus = int(client_cpus) if float(client_cpus).is_integer() else client_cpus  # Flower wants an int here
     fed = [f"num-supernodes={num_supernodes}", f"client-resources-num-cpus={cpus}"]
-    if ray_cpus and "RAY_ADDRESS" not in env:  # attaching to a cluster must not pass num_cpus
+    if ray_cpus and env["RAY_ADDRESS"] == "local":  # attaching to a cluster must not pass num_cpus
         fed.append(f"init-args-num-cpus={ray_cpus}")
     cmd = [
         str(BIN / "flwr"),
