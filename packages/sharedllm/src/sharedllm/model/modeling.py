@@ -407,6 +407,8 @@ class SharedLLMForCausalLM(SharedLLMPreTrainedModel, GenerationMixin):
             injected_context = self.build_injected_context(
                 context_input_ids, context_mask, context_cache, input_ids, attention_mask, inputs_embeds
             )
+        if use_cache is None:  # `model.config.use_cache = False` (set by a trainer) reaches the upper model
+            use_cache = getattr(self.config, "use_cache", None)
         outputs = self.upper(
             input_ids=input_ids,
             attention_mask=attention_mask,
