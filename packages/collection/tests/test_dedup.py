@@ -116,9 +116,9 @@ def test_hashset64_matches_a_python_set():
     from sharelm.dedup import HashSet64
 
     rng = random.Random(4)
-    ours, ref = HashSet64(capacity=8), set()
+    ours, ref = HashSet64(shard_capacity=2), set()
     for _ in range(5000):
-        key = rng.choice([0, 1, rng.getrandbits(64), rng.getrandbits(8)])
+        key = rng.choice([0, 1, rng.getrandbits(64), rng.getrandbits(8), rng.getrandbits(8) << 56])
         assert ours.add(key) == ((key or 1) not in ref)
         ref.add(key or 1)
     assert len(ours) == len(ref) and all(k in ours for k in ref) and 12345678901 not in ours

@@ -145,21 +145,15 @@ class DedupStats:
     examples: list[DropRecord] = field(default_factory=list)
 
 
-class HashSet64:
-    """A set of 64-bit keys in one numpy array (open addressing, linear probing): 16 bytes a key at
-    most, where a Python set of ints takes about 60. Key 0 marks an empty slot, so 0 is stored as 1."""
+class _Table64:
+    """Open addressing with linear probing in one numpy array; key 0 marks an empty slot."""
 
-    def __init__(self, capacity: int = 1 << 16):
+    def __init__(self, capacity: int):
         self.table = np.zeros(capacity, np.uint64)
         self.mask = capacity - 1
         self.size = 0
 
-    def __len__(self) -> int:
-        return self.size
-
     def add(self, key: int) -> bool:
-        """Insert; False when the key was already there."""
-        key = key or 1
         table, mask = self.table, self.mask
         i = (key ^ (key >> 29)) & mask
         while True:
@@ -175,23 +169,43 @@ class HashSet64:
             i = (i + 1) & mask
 
     def __contains__(self, key: int) -> bool:
-        key = key or 1
         i = (key ^ (key >> 29)) & self.mask
         while True:
             slot = int(self.table[i])
-            if slot == key:
-                return True
-            if slot == 0:
-                return False
+            if slot == key or slot == 0:
+                return slot == key
             i = (i + 1) & self.mask
 
     def _grow(self) -> None:
-        old = self.table[self.table != 0]
+        old = self.table[self.table != 0].tolist()
         self.table = np.zeros(len(self.table) * 2, np.uint64)
         self.mask = len(self.table) - 1
         self.size = 0
-        for key in old.tolist():
+        for key in old:
             self.add(key)
+
+
+class HashSet64:
+    """A set of 64-bit keys in numpy arrays: 16 to 32 bytes a key, where a Python set of ints takes about
+    60. Split into 256 shards by the key's top bits, so growing one shard never needs much memory at once
+    (a single table doubling would briefly hold old, new and the keys in between). 0 is stored as 1."""
+
+    SHARDS = 256
+
+    def __init__(self, shard_capacity: int = 256):
+        self.shards = [_Table64(shard_capacity) for _ in range(self.SHARDS)]
+
+    def __len__(self) -> int:
+        return sum(s.size for s in self.shards)
+
+    def add(self, key: int) -> bool:
+        """Insert; False when the key was already there."""
+        key = key or 1
+        return self.shards[key >> 56].add(key)
+
+    def __contains__(self, key: int) -> bool:
+        key = key or 1
+        return key in self.shards[key >> 56]
 
 
 class BandIndex:
