@@ -204,15 +204,18 @@ def run_variant(
     return results
 
 
-def decode_throughput(loaded: LoadedModel, batch: bool, clients: int, new_tokens: int, seed: int) -> float:
-    """Tokens/s of `clients` requests generating at once (short prompts: decode-bound), batched or not."""
+def decode_throughput(
+    loaded: LoadedModel, batch: bool, clients: int, new_tokens: int, seed: int
+) -> tuple[float, float]:
+    """Tokens per wall second and per CPU second (this process) of `clients` requests generating at once
+    (short prompts: decode-bound), batched or not."""
     store = ContextStore(loaded.new_context_cache if loaded.supports_context else None, max_bytes=2**30)
     scheduler = Scheduler(loaded, store, max_active=clients, max_queue=2 * clients, batch_decode=batch)
     scheduler.start()
     rng = random.Random(seed)
     try:
         inboxes = []
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         for i in range(clients):
             inbox: queue.Queue = queue.Queue()
             prompt = [{"role": "user", "content": " ".join(rng.choice(_WORDS) for _ in range(30))}]
@@ -226,7 +229,7 @@ def decode_throughput(loaded: LoadedModel, batch: bool, clients: int, new_tokens
             if isinstance(event, Failed):
                 raise RuntimeError(event.message)
             generated += event.completion_tokens
-        return generated / (time.perf_counter() - start)
+        return generated / (time.perf_counter() - start), generated / (time.process_time() - cpu_start)
     finally:
         scheduler.stop()
 
@@ -253,13 +256,14 @@ def run_bench(cfg: BenchConfig, out_dir: Path, variants: tuple[str, ...] = VARIA
             runs = [run_variant(variant, loaded, chat, cfg, r) for r in range(cfg.repeats)]
             results[variant] = median_runs(runs)
         # Continuous batching: decode throughput of concurrent requests, batched vs one by one.
-        throughput = {
-            f"{mode}_tokens_per_s": statistics.median(
+        throughput = {}
+        for mode in ("batched", "one_by_one"):
+            runs = [
                 decode_throughput(shared, mode == "batched", cfg.clients, cfg.decode_tokens, cfg.seed + r)
                 for r in range(cfg.repeats)
-            )
-            for mode in ("batched", "one_by_one")
-        }
+            ]
+            throughput[f"{mode}_tokens_per_s"] = statistics.median(wall for wall, _ in runs)
+            throughput[f"{mode}_tokens_per_cpu_s"] = statistics.median(cpu for _, cpu in runs)
     out_dir.mkdir(parents=True, exist_ok=True)
     report = {
         "config": asdict(cfg),
@@ -273,7 +277,9 @@ def run_bench(cfg: BenchConfig, out_dir: Path, variants: tuple[str, ...] = VARIA
         f"\nDecode throughput, {cfg.clients} concurrent requests x {cfg.decode_tokens} tokens: "
         f"{throughput['batched_tokens_per_s']:.1f} tokens/s batched vs "
         f"{throughput['one_by_one_tokens_per_s']:.1f} one by one "
-        f"({throughput['batched_tokens_per_s'] / throughput['one_by_one_tokens_per_s']:.2f}x).\n"
+        f"({throughput['batched_tokens_per_s'] / throughput['one_by_one_tokens_per_s']:.2f}x); per CPU s "
+        f"{throughput['batched_tokens_per_cpu_s']:.1f} vs {throughput['one_by_one_tokens_per_cpu_s']:.1f} "
+        f"({throughput['batched_tokens_per_cpu_s'] / throughput['one_by_one_tokens_per_cpu_s']:.2f}x).\n"
     )
     (out_dir / "bench_chat.md").write_text(table)
     plot(results, cfg, out_dir / "bench_chat.png")
