@@ -40,6 +40,7 @@ def run_round(cfg: RunConfig, partition_id: int, num_partitions: int, content: R
     torch.set_num_threads(1)  # one core per simulated client; Ray schedules the rest
     msg = content[protocol.ROUND]
     rnd = int(msg["round"])
+    torch.manual_seed(cfg.seed * 1_000_003 + rnd * 1_009 + partition_id)  # same dropout draws across methods
     _inject_faults(cfg, partition_id, rnd)
     start = time.perf_counter()
     fed = federation(cfg, num_partitions)

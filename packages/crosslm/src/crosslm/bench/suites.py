@@ -15,12 +15,12 @@ from sharelm.export import save_dataset
 
 # Shared by every suite: small enough for 2 CPU cores.
 TINY = {
-    "slm-epochs": 3,
-    "slm-lr": 0.003,
+    "slm-epochs": 8,
+    "slm-lr": 0.005,
     "llm-epochs": 2,
     "llm-lr": 0.003,
     "max-new-tokens": 14,
-    "threshold": 0.5,
+    "threshold": 0.35,  # above chance (0.25 for 4 labels): SLMs this small are unsure
     "regularizer": "lora",
     "round-timeout": 900.0,
 }
@@ -86,6 +86,8 @@ def chatterbot(out: Path, clients: int = 4, rounds: int = 3, seed: int = 0) -> d
             "partition-by": "dirichlet",
             "dirichlet-alpha": 0.5,
             "samples-per-label": 8,
+            "threshold": 0.15,  # 21 labels: chance is 0.05
+            "server-test-fraction": 0.05,  # the LLM scores every text under all 21 labels
             "seed": seed,
             "out-dir": str(out),
         }
