@@ -119,6 +119,8 @@ def verify(rows: dict[str, dict], expected: list[dict], absent: list[str], forbi
             problems.append(f"{name}: redacted flag {meta['redacted']!r}")
         if meta["extra"].get("platform") != e["platform"] or "?" in meta["extra"].get("page_url", "?"):
             problems.append(f"{name}: platform/page_url wrong: {meta['extra']}")
+        if "user_id" in e and doc["user_id"] != e["user_id"]:
+            problems.append(f"{name}: user_id {doc['user_id']!r} != {e['user_id']!r}")
         if doc["source"] != "share_lm_plugin" or not doc["user_id"]:
             problems.append(f"{name}: source/user_id wrong: {doc['source']!r} {doc['user_id']!r}")
     problems += [f"{cid} should not be stored" for cid in absent if cid in rows]
@@ -183,6 +185,6 @@ def test_browser_end_to_end_with_real_collector(collector, tmp_path):
     print(log[-3000:])  # step timings, shown with -rP
     assert not problems, "\n".join(problems)
     assert rc == 0, log[-6000:]
-    assert verified == 3, log[-3000:]
+    assert verified == 4, log[-3000:]
     for shot in ("popup-consent.png", "popup-list.png", "popup-ratings.png"):
         assert (out / shot).stat().st_size > 5000, shot

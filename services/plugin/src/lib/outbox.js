@@ -141,7 +141,10 @@
       }
     }
 
-    /** "Delete my data": the collector erases everything of this contributor; the token is forgotten. */
+    /**
+     * "Delete my data": the collector erases everything of this contributor; the token is forgotten (later
+     * uploads come from a new contributor) and the erased conversations are not captured again.
+     */
     async function deleteMyData() {
       const settings = await store.settings();
       const a = await store.auth();
@@ -153,7 +156,7 @@
         return { deleted: false, reason: await errorText(res) };
       }
       await store.setAuth(null);
-      await store.clearUploaded();
+      await store.eraseShared();
       return { deleted: true };
     }
 

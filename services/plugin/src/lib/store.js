@@ -26,6 +26,17 @@
     return Array.from({ length: 32 }, () => Math.floor(Math.random() * 16).toString(16)).join('');
   }
 
+  /** FNV-1a of the messages: tells whether an uploaded conversation changed since (not a security hash). */
+  function messagesHash(messages) {
+    let h = 0x811c9dc5;
+    const text = JSON.stringify(messages.map((m) => [m.role, m.content]));
+    for (let i = 0; i < text.length; i++) {
+      h ^= text.charCodeAt(i);
+      h = Math.imul(h, 0x01000193) >>> 0;
+    }
+    return h.toString(16);
+  }
+
   function sameMessages(a, b) {
     return a.length === b.length && a.every((m, i) => m.role === b[i].role && m.content === b[i].content);
   }
@@ -84,16 +95,19 @@
         const t = now();
         if (!rec) {
           const uploaded = (await get1('uploaded', {}))[c.key];
+          // Shared and unchanged since: nothing to keep. Changed (the chat went on): a new local version
+          // under the same id, with the ratings given before, to replace the shared one after its hold.
+          if (uploaded && uploaded.hash === messagesHash(c.messages)) return { stored: false, reason: 'already shared' };
           rec = {
             key: c.key,
             conversation_id: uploaded ? uploaded.conversation_id : uuid(),
             platform: c.platform,
-            created_at: t,
+            created_at: uploaded && uploaded.created_at ? uploaded.created_at : t,
             updated_at: t,
             version: 0,
             messages: [],
-            message_ratings: [],
-            rate: null,
+            message_ratings: uploaded && uploaded.message_ratings ? uploaded.message_ratings : [],
+            rate: uploaded ? uploaded.rate || null : null,
             dont_share: false,
             upload: { attempts: 0, next_attempt_at: 0, last_error: null, rejected: null },
           };
@@ -171,10 +185,14 @@
     /** The collector acknowledged `version` of this record: only now may the local copy go. */
     function acknowledge(key, version, conversationId, summary = {}) {
       return serial(async () => {
+        const rec = await record(key);
         const uploaded = await get1('uploaded', {});
         uploaded[key] = { ...summary, conversation_id: conversationId, uploaded_at: now() };
+        if (rec && rec.version === version) {
+          Object.assign(uploaded[key], { hash: messagesHash(rec.messages), message_ratings: rec.message_ratings,
+            rate: rec.rate, created_at: rec.created_at });
+        }
         await area.set({ uploaded });
-        const rec = await record(key);
         if (!rec) return;
         if (rec.version === version) {
           await area.remove(PREFIX + key);
@@ -208,7 +226,14 @@
     const setConsent = (c) => serial(() => area.set({ consent: c }));
     const setAuth = (a) => serial(() => (a ? area.set({ auth: a }) : area.remove('auth')));
     const uploaded = () => get1('uploaded', {});
-    const clearUploaded = () => serial(() => area.remove('uploaded'));
+
+    /** After "delete my data": what was shared is erased and is not captured again from open tabs. */
+    function eraseShared() {
+      return serial(async () => {
+        for (const key of Object.keys(await get1('uploaded', {}))) await tombstone(key);
+        await area.remove('uploaded');
+      });
+    }
 
     function setHealth(platform, status) {
       return serial(async () => {
@@ -230,7 +255,7 @@
     return {
       settings, setSettings, consent, setConsent, auth, setAuth, records, record, capture, refusal,
       rateMessage, rateConversation, setDontShare, remove, acknowledge, uploadFailed, uploadRejected,
-      uploaded, clearUploaded, forgetUploaded, setHealth, health,
+      uploaded, eraseShared, forgetUploaded, setHealth, health,
     };
   }
 
@@ -250,7 +275,7 @@
     };
   }
 
-  const api = { createStore, memoryArea, DEFAULT_SETTINGS };
+  const api = { createStore, memoryArea, messagesHash, DEFAULT_SETTINGS };
   root.ShareLM = root.ShareLM || {};
   root.ShareLM.store = api;
   if (typeof module === 'object' && module.exports) module.exports = api;

@@ -67,6 +67,7 @@ async function main() {
     site.add('https://chatgpt.com/', render('chatgpt', { empty: true }), { pushId: `/${freshId}` });
     site.add('https://chatgpt.com/c/renamed-layout-1', site.fixture('chatgpt-renamed'));
     site.add('https://claude.ai/chat/00000000-0000-4000-8000-00000000aaaa', site.fixture('claude'));
+    site.add('https://claude.ai/chat/11111111-2222-4333-8444-555555555555', site.fixture('claude'));
     await routeSites(context, site);
 
     let [sw] = context.serviceWorkers();
@@ -335,11 +336,45 @@ async function main() {
 
     log('step 11');
     // 11. "Delete my data" erases everything of this contributor on the server.
+    const oldContributor = (await send({ type: 'state' })).result.contributor;
+    assert.ok(oldContributor);
     await popup.click('#settings summary');
     await popup.click('#delete-my-data');
     await popup.click('#delete-yes');
     await popup.waitForFunction(() => /erased/.test(document.getElementById('delete-result').textContent), null, POLL);
     await control.call('verify', { expected: [], absent: expected.map((e) => e.conversation_id), forbidden: [] });
+    assert.equal((await send({ type: 'state' })).result.contributor, null, 'the token is forgotten');
+
+    log('step 12');
+    // 12. Without "Publish now": a short hold set in the popup, and a new conversation goes out by itself,
+    //     from a new contributor (unlinkable to the erased one). The erased ones are not captured again.
+    await popup.fill('#hold', '0.002'); // 7.2 s
+    await popup.press('#hold', 'Tab');
+    for (const until = Date.now() + 10000; (await send({ type: 'state' })).result.settings.holdHours !== 0.002;) {
+      assert.ok(Date.now() < until, 'hold not saved');
+      await popup.waitForTimeout(100);
+    }
+    await pages.mistral.bringToFront();
+    await chat(pages.mistral, 'after the erasure');
+    const lateKey = 'claude:11111111-2222-4333-8444-555555555555';
+    const late = await context.newPage();
+    await late.goto(`https://${lateKey.replace('claude:', 'claude.ai/chat/')}`);
+    await waitThumbs(late, 2, 'late claude');
+    await chat(late, 'after a short hold');
+    let auto = null;
+    for (const until = Date.now() + 60000; !auto; await popup.waitForTimeout(300)) {
+      assert.ok(Date.now() < until, 'not uploaded after the hold');
+      const st = (await send({ type: 'state' })).result;
+      if (st.shared.some((u) => u.key === lateKey) && !st.conversations.some((c) => c.key === lateKey)) auto = st;
+    }
+    assert.deepEqual(auto.shared.map((u) => u.key), [lateKey], 'only the new conversation was shared');
+    assert.ok(auto.contributor && auto.contributor !== oldContributor, 'a new contributor');
+    await control.call('verify', {
+      expected: [{ conversation_id: auto.shared[0].conversation_id, key: lateKey, platform: 'claude',
+        message_ratings: [0, 0, 0], rate: null, n_messages: 6, redactions: ['email', 'phone'], version: 1,
+        user_id: auto.contributor, contains: ['after a short hold', answerMd('after a short hold')] }],
+      absent: [], forbidden: [...PII, 'after the erasure'],
+    });
     log('all steps passed');
   } finally {
     await context.close();

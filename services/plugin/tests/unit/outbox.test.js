@@ -189,6 +189,39 @@ test('a change made while the upload was in flight is not dropped by the acknowl
   }
 });
 
+test('after upload: an unchanged re-capture is not kept again; a grown one is, under the same id and ratings', async () => {
+  const s = await setup();
+  try {
+    await s.store.capture(capture('chatgpt:1'));
+    await s.store.rateMessage('chatgpt:1', 0, -1);
+    await s.store.rateConversation('chatgpt:1', 'thumbdown');
+    const id = (await s.store.record('chatgpt:1')).conversation_id;
+    assert.equal((await s.outbox.flush({ force: true })).sent, 1);
+    assert.deepEqual(await s.store.capture(capture('chatgpt:1')), { stored: false, reason: 'already shared' });
+    assert.deepEqual(await s.store.records(), []);
+    assert.equal((await s.store.capture(capture('chatgpt:1', 2))).stored, true);
+    const again = await s.store.record('chatgpt:1');
+    assert.equal(again.conversation_id, id);
+    assert.deepEqual(again.message_ratings, [-1]);
+    assert.equal(again.rate, 'thumbdown');
+  } finally {
+    s.close();
+  }
+});
+
+test('after "delete my data" the erased conversations are not captured again', async () => {
+  const s = await setup();
+  try {
+    await s.store.capture(capture('chatgpt:1'));
+    await s.outbox.flush({ force: true });
+    assert.deepEqual(await s.outbox.deleteMyData(), { deleted: true });
+    assert.equal((await s.store.capture(capture('chatgpt:1', 2))).reason, 'deleted by the user');
+    assert.equal((await s.store.capture(capture('chatgpt:2'))).stored, true, 'new conversations still are');
+  } finally {
+    s.close();
+  }
+});
+
 test('an expired token is replaced; "delete my data" calls the API and forgets the token', async () => {
   const s = await setup();
   try {
