@@ -245,6 +245,10 @@
       if (mine && mine.newValue) {
         ratings = mine.newValue.message_ratings || [];
         paintThumbs(X.extract(adapter, document, location.href));
+      } else if (mine && allowed) {
+        // Shared (or deleted) and gone from storage: ask again, so buttons that no longer do anything go.
+        lastSent = '';
+        scan();
       }
     });
     return true;

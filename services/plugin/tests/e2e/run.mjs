@@ -323,6 +323,8 @@ async function main() {
       assert.ok(Date.now() < retryDeadline, `retries did not deliver: ${await stored()}`);
       await popup.waitForTimeout(300);
     }
+    // Shared conversations leave the pages' rating buttons behind no more (they would rate nothing).
+    await pages.claude.waitForFunction(() => !document.querySelector('.sharelm-thumbs'), null, POLL);
     await control.call('verify', { expected, absent: notShared, forbidden: [...PII, 'before consent', 'poe after delete', 'said while copilot was excluded', 's3cret', 'utm_source'] });
 
     log('step 10');
