@@ -92,6 +92,7 @@ if (typeof importScripts === 'function') {
     rateMessage: (m) => store.rateMessage(m.key, m.index, m.value),
     rateConversation: (m) => store.rateConversation(m.key, m.rate),
     setDontShare: (m) => store.setDontShare(m.key, m.value),
+    setPaused: (m) => store.setSettings({ paused: Boolean(m.value) }),
     getRecord: (m) => store.record(m.key),
     async delete(m) {
       await store.remove(m.key);
@@ -126,9 +127,10 @@ if (typeof importScripts === 'function') {
     deleteShared: (m) => outbox.deleteShared(m.key),
   };
 
-  // Content scripts (on any web page) may only report captures and ratings; everything else (settings,
-  // publishing, exports, deletion on the server) answers the extension's own pages alone.
-  const FROM_PAGES = new Set(['capture', 'health', 'refusal', 'rateMessage', 'getRecord']);
+  // Content scripts (on any web page) may only report captures, ratings and the banner's choices; everything
+  // else (settings, publishing, exports, deletion on the server) answers the extension's own pages alone.
+  // The in-page banner also offers pause/resume and "don't share this chat".
+  const FROM_PAGES = new Set(['capture', 'health', 'refusal', 'rateMessage', 'getRecord', 'setPaused', 'setDontShare']);
   const extensionOrigin = ext.runtime.getURL('');
 
   ext.runtime.onMessage.addListener((msg, sender, sendResponse) => {

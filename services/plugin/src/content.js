@@ -26,6 +26,9 @@
   let lastHealth = '';
   let lastOkReport = 0;
   let refusedKey = null; // the conversation on screen was deleted or is excluded: no buttons on it
+  let refusal = null; // why nothing is captured on this page (no consent, paused, site excluded), or null
+  let chatState = 'idle'; // this conversation: idle, sharing, dont share, already shared, deleted by the user
+  let banner = null;
 
   const send = (msg) => ext.runtime.sendMessage(msg).then((r) => (r && r.ok ? r.result : null)).catch(() => null);
   const randomId = () => Math.random().toString(36).slice(2, 10) + Date.now().toString(36);
@@ -172,6 +175,8 @@
       });
       refusedKey = r && !r.stored ? session.key : null;
       if (r && r.stored) ratings = r.message_ratings || [];
+      if (r) chatState = r.stored ? (r.dont_share ? 'dont share' : 'sharing') : r.reason;
+      showBanner();
     }
     if (refusedKey === session.key) {
       for (const b of document.querySelectorAll('.sharelm-thumbs')) b.remove();
@@ -225,9 +230,26 @@
     for (const b of document.querySelectorAll('.sharelm-thumbs')) b.remove();
   }
 
+  function showBanner() {
+    if (banner) banner.update(refusal || chatState);
+  }
+
+  async function onBannerAction(action) {
+    if (action === 'pause' || action === 'resume') {
+      await send({ type: 'setPaused', value: action === 'pause' });
+    } else if (session && (action === 'dontShare' || action === 'share')) {
+      const rec = await send({ type: 'setDontShare', key: session.key, value: action === 'dontShare' });
+      if (rec) chatState = rec.dont_share ? 'dont share' : 'sharing';
+      showBanner();
+    }
+  }
+
   async function refresh() {
     const r = await ext.runtime.sendMessage({ type: 'refusal', platform: adapter.id, key: null }).catch(() => null);
     allowed = Boolean(r && r.ok && r.result === null);
+    refusal = r && r.ok ? r.result : null;
+    if (!banner) banner = globalThis.ShareLM.banner.create(document, onBannerAction);
+    showBanner();
     lastSent = ''; // re-send once: the background decides again (e.g. this conversation was just deleted)
     if (!allowed) stop();
     else if (observer) scan();
@@ -244,6 +266,8 @@
       const mine = session && changes[`conv:${session.key}`];
       if (mine && mine.newValue) {
         ratings = mine.newValue.message_ratings || [];
+        chatState = mine.newValue.dont_share ? 'dont share' : 'sharing';
+        showBanner();
         paintThumbs(X.extract(adapter, document, location.href));
       } else if (mine && allowed) {
         // Shared (or deleted) and gone from storage: ask again, so buttons that no longer do anything go.

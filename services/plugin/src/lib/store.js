@@ -127,7 +127,8 @@
           rec.upload.rejected = null;
         }
         await putRecord(rec);
-        return { stored: true, changed, key: rec.key, message_ratings: rec.message_ratings, rate: rec.rate };
+        return { stored: true, changed, key: rec.key, message_ratings: rec.message_ratings, rate: rec.rate,
+          dont_share: rec.dont_share };
       });
     }
 

@@ -41,6 +41,11 @@ async function chat(page, text) {
 // Polling on a timer: requestAnimationFrame (the default) does not run in background tabs.
 const POLL = { polling: 100, timeout: 15000 };
 
+const bannerState = (page) => page.locator('.sharelm-banner .pill').getAttribute('data-state');
+async function waitBanner(page, state) {
+  await page.locator(`.sharelm-banner .pill[data-state="${state}"]`).waitFor({ timeout: 15000 });
+}
+
 const thumbsCount = (page) => page.locator('.sharelm-thumbs').count();
 async function waitThumbs(page, n, what) {
   await page.waitForFunction((k) => document.querySelectorAll('.sharelm-thumbs').length === k, n, POLL)
@@ -83,6 +88,7 @@ async function main() {
     await early.waitForTimeout(1000);
     assert.deepEqual(await stored(), [], 'nothing is captured before consent');
     assert.equal(await thumbsCount(early), 0);
+    await waitBanner(early, 'no consent'); // the in-page banner says why nothing is kept
     await early.close();
 
     log('step 2');
@@ -151,12 +157,17 @@ async function main() {
     await chat(copilot, questions.copilot);
     await waitThumbs(copilot, 3, 'copilot');
 
-    // Global pause: a chat opened while paused is not captured; resuming captures it.
+    // Global pause, from the in-page banner: a chat opened while paused is not captured; resuming captures it.
+    await pages.chatgpt.bringToFront();
+    assert.equal(await bannerState(pages.chatgpt), 'sharing');
+    await pages.chatgpt.locator('.sharelm-banner button[data-action="pause"]').click();
+    await waitBanner(pages.chatgpt, 'paused');
     await popup.bringToFront();
-    await popup.check('#pause');
+    await popup.waitForFunction(() => document.getElementById('pause').checked, null, POLL);
     const pausedPage = await context.newPage();
     await pausedPage.goto('https://claude.ai/chat/00000000-0000-4000-8000-00000000aaaa');
-    await pausedPage.waitForTimeout(1200);
+    await waitBanner(pausedPage, 'paused');
+    await pausedPage.waitForTimeout(1000);
     assert.ok(!(await stored()).includes('conv:claude:00000000-0000-4000-8000-00000000aaaa'), 'captured while paused');
     await popup.bringToFront();
     await popup.uncheck('#pause');
@@ -177,6 +188,7 @@ async function main() {
     await g.locator('button[data-value="1"]').click();
     await g.locator('button[data-value="1"]').click(); // clicking again clears it
     await g.locator('button[data-value="-1"]').click();
+    await fresh.screenshot({ path: join(OUT, 'page-thumbs.png') });
     await pages.gradio.waitForFunction(() => document.querySelectorAll('.sharelm-thumbs')[1].querySelector('[data-value="-1"]').getAttribute('aria-pressed') === 'true', null, POLL);
     const li = (key) => popup.locator(`li.conv[data-key="${key}"]`);
     await popup.bringToFront();
@@ -195,8 +207,21 @@ async function main() {
     // 5. Delete one conversation, keep one local only ("don't share").
     await li(keyOf('poe')).locator('button.delete').click();
     await li(keyOf('poe')).waitFor({ state: 'detached' });
+    // "Don't share this chat" from the page's banner; the popup shows it, and its checkbox toggles it too.
+    await pages.deepseek.bringToFront();
+    await pages.deepseek.locator('.sharelm-banner button[data-action="dontShare"]').click();
+    await waitBanner(pages.deepseek, 'dont share');
+    await popup.bringToFront();
+    const excluded = (want) => popup.waitForFunction(([k, w]) => {
+      const item = document.querySelector(`li.conv[data-key="${k}"]`);
+      return item && item.classList.contains('excluded') === w && item.querySelector('input.dont-share').checked === w;
+    }, [keyOf('deepseek'), want], POLL);
+    await excluded(true);
+    await li(keyOf('deepseek')).locator('input.dont-share').uncheck();
+    await excluded(false);
     await li(keyOf('deepseek')).locator('input.dont-share').check();
-    await popup.waitForFunction((k) => document.querySelector(`li.conv[data-key="${k}"]`).classList.contains('excluded'), keyOf('deepseek'), POLL);
+    await excluded(true);
+    await waitBanner(pages.deepseek, 'dont share');
     // A deleted conversation is not captured again while its page stays open and grows.
     await pages.poe.bringToFront();
     await chat(pages.poe, 'poe after delete');
@@ -226,7 +251,10 @@ async function main() {
     await popup.screenshot({ path: join(OUT, 'popup-list.png') });
     await li(keyOf('hf-chatui')).scrollIntoViewIfNeeded();
     await popup.screenshot({ path: join(OUT, 'popup-ratings.png') });
-    if (process.env.SHARELM_E2E_DOCS) copyFileSync(join(OUT, 'popup-list.png'), join(pluginDir, 'docs', 'popup.png'));
+    if (process.env.SHARELM_E2E_DOCS) {
+      copyFileSync(join(OUT, 'popup-list.png'), join(pluginDir, 'docs', 'popup.png'));
+      copyFileSync(join(OUT, 'page-thumbs.png'), join(pluginDir, 'docs', 'page.png'));
+    }
 
     // What must arrive: every kept conversation, with its ratings.
     const state = (await send({ type: 'state' })).result;
