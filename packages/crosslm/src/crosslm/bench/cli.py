@@ -13,11 +13,20 @@ OUT = typer.Option(Path("bench-results/crosslm"), help="results folder")
 
 
 @bench_app.command()
-def controlled(out: Path = OUT, clients: int = 6, rounds: int = 4, seed: int = 0) -> None:
+def controlled(
+    out: Path = OUT,
+    clients: int = 6,
+    rounds: int = 4,
+    seed: int = 0,
+    name: str = typer.Option("controlled", help="results subfolder"),
+    methods: str = typer.Option("standalone,fedavg,kd,crosslm"),
+    set_: list[str] = typer.Option([], "--set", "-c", help="run-config override KEY=VALUE (ablations)"),
+) -> None:
     """The controlled synthetic-world benchmark (2 CPU cores, minutes)."""
     from crosslm.bench.suites import controlled as suite
+    from crosslm.cli import _parse_overrides
 
-    suite(out / "controlled", clients, rounds, seed)
+    suite(out / name, clients, rounds, seed, _parse_overrides(set_), tuple(methods.split(",")))
 
 
 @bench_app.command()

@@ -6,7 +6,7 @@ import json
 import time
 from pathlib import Path
 
-from crosslm.bench.compare import compare, console
+from crosslm.bench.compare import METHODS, compare, console
 from crosslm.bench.world import make_world
 from crosslm.config import RunConfig
 from crosslm.models.tiny import build_tiny_causal_lm, build_tiny_classifier, materialize
@@ -26,7 +26,14 @@ TINY = {
 }
 
 
-def controlled(out: Path, clients: int = 6, rounds: int = 4, seed: int = 0) -> dict:
+def controlled(
+    out: Path,
+    clients: int = 6,
+    rounds: int = 4,
+    seed: int = 0,
+    overrides: dict | None = None,
+    methods=METHODS,
+) -> dict:
     """The synthetic world: LLM pretrained on mislabelled public text, small clean non-IID client sets."""
     world = make_world(num_topics=4, words_per_topic=24, seed=seed)
     world.topic_share = 0.5
@@ -63,9 +70,10 @@ def controlled(out: Path, clients: int = 6, rounds: int = 4, seed: int = 0) -> d
             "server-test-fraction": 0.15,
             "samples-per-label": 40,
             "seed": seed,
+            **(overrides or {}),
         }
     )
-    return compare("controlled synthetic world", base, clients, out / "runs")
+    return compare("controlled synthetic world", base, clients, out / "runs", methods)
 
 
 def chatterbot(out: Path, clients: int = 4, rounds: int = 3, seed: int = 0) -> dict:
