@@ -21,10 +21,12 @@ def serve(
     model_path: str | None = typer.Option(None, help="a SharedLLM checkpoint (from_pretrained)"),
     base_model: str | None = typer.Option(None, help="a Llama-family checkpoint to wrap (from_base)"),
     served_model_name: str | None = typer.Option(None, help="the model id clients ask for"),
+    log_level: str = typer.Option("INFO", help="JSON logs at this level"),
 ) -> None:
     """Start the server. With no model given, a tiny random SharedLLM is made on the spot."""
     import uvicorn
 
+    from sharedllm_chat.log_format import configure_logging
     from sharedllm_chat.main import create_app
 
     overrides = {
@@ -47,7 +49,8 @@ def serve(
     console.print(
         f"serving [bold]{settings.served_model_name}[/bold] on http://{settings.host}:{settings.port}/v1"
     )
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+    configure_logging(log_level.upper())
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None)
 
 
 @app.command()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -34,6 +35,7 @@ from sharedllm_chat.schemas.openai import (
 from sharelm import Conversation, Message
 
 router = APIRouter(prefix="/v1", tags=["chat"])
+log = logging.getLogger(__name__)
 
 CONVERSATION_HEADER = "X-Conversation-Id"
 _DISCONNECT_POLL_S = 0.2
@@ -81,6 +83,19 @@ class _Turn:
             total_tokens=done.prompt_tokens + done.completion_tokens,
         )
         state.metrics.requests.labels(done.finish_reason).inc()
+        log.info(
+            "chat completion",
+            extra={
+                "conversation_id": self.conversation_id,
+                "finish_reason": done.finish_reason,
+                "prompt_tokens": done.prompt_tokens,
+                "completion_tokens": done.completion_tokens,
+                "context_chunks": done.context_chunks,
+                "chunks_encoded": done.chunks_encoded,
+                "queue_s": round(done.queue_s, 4),
+                "ttft_s": None if done.ttft_s is None else round(done.ttft_s, 4),
+            },
+        )
         if done.finish_reason != "cancelled":
             state.conversations.record_turn(
                 self.conversation_id,
