@@ -2,7 +2,8 @@
 
 An entry remembers a digest of each chunk it has encoded. A new turn reuses the entry when its chunks
 start with exactly those chunks (the chat grew by appending) and encodes only the rest; a conversation
-whose history was edited gets a fresh cache. Only the scheduler's worker thread touches the store.
+whose history was edited gets a fresh cache. Only the scheduler's worker thread changes the store; the
+lock keeps readers on other threads (metrics, tests) from seeing the dict mid-change.
 Caches only grow by appending, and a request keeps the context it read at prefill, so a turn that extends
 a conversation's cache never changes what another request on that conversation is decoding with.
 """
@@ -10,6 +11,7 @@ a conversation's cache never changes what another request on that conversation i
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
@@ -53,20 +55,25 @@ class ContextStore:
         self._new_cache = new_cache
         self.max_bytes = max_bytes
         self._entries: OrderedDict[str, CacheEntry] = OrderedDict()
+        self._lock = threading.RLock()
         self.stats = StoreStats()
 
     def __len__(self) -> int:
-        return len(self._entries)
+        with self._lock:
+            return len(self._entries)
 
     def nbytes(self) -> int:
-        return sum(e.nbytes() for e in self._entries.values())
+        with self._lock:
+            entries = list(self._entries.values())
+        return sum(e.nbytes() for e in entries)
 
     def get(self, key: str) -> CacheEntry | None:
-        return self._entries.get(key)
+        with self._lock:
+            return self._entries.get(key)
 
     def acquire(self, key: str | None, chunks: torch.Tensor) -> tuple[CacheEntry, bool]:
         """The entry to run `chunks` with, extended to hold all of them; (entry, stored in the LRU)."""
-        entry = self._entries.get(key) if key is not None else None
+        entry = self.get(key) if key is not None else None
         if entry is not None and entry.reusable_prefix(chunks) != len(entry.digests):
             entry = None  # the history changed: start over (a request still decoding keeps its own copy)
         if entry is None:
@@ -83,8 +90,9 @@ class ContextStore:
         entry.in_use += 1
         stored = key is not None
         if stored:
-            self._entries[key] = entry
-            self._entries.move_to_end(key)
+            with self._lock:
+                self._entries[key] = entry
+                self._entries.move_to_end(key)
             self._evict()
         return entry, stored
 
@@ -94,13 +102,14 @@ class ContextStore:
 
     def _evict(self) -> None:
         """Drop least recently used idle entries until the store fits its byte budget."""
-        total = self.nbytes()
-        for key in list(self._entries):
-            if total <= self.max_bytes:
-                break
-            entry = self._entries[key]
-            if entry.in_use:
-                continue
-            total -= entry.nbytes()
-            del self._entries[key]
-            self.stats.evictions += 1
+        with self._lock:
+            total = self.nbytes()
+            for key in list(self._entries):
+                if total <= self.max_bytes:
+                    break
+                entry = self._entries[key]
+                if entry.in_use:
+                    continue
+                total -= entry.nbytes()
+                del self._entries[key]
+                self.stats.evictions += 1
