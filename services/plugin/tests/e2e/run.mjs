@@ -1,13 +1,15 @@
 // Browser end-to-end: Debian's Chromium with the unpacked extension, the fixture sites at the platforms'
-// real URLs, the real collector (owned by the pytest process, reached through a relay). Steps:
-// nothing captured before consent -> consent -> chat on every platform (capture + injected thumbs) ->
-// pause and per-site exclusion -> rate answers in the page and in the popup -> delete one conversation,
-// mark one "don't share" -> capture-broken banner -> exports validated against the schema -> publish while
-// the collector is killed after the first acknowledgement -> it returns, the retries land -> the pytest side
-// checks the collector's database -> "delete my data" -> the database holds nothing of ours.
+// real URLs, the real collector (owned by the pytest process, reached through a relay). The numbered steps
+// below: (1) nothing captured before consent, (2) consent and settings, (3) chat on every platform, site
+// exclusion, pause from the page's banner, (4) ratings in pages and popup, (5) delete and don't-share,
+// (6) redaction summary, (7) capture-broken banner and screenshots, (8) exports, (9) publish with a lost
+// answer and the collector killed, worker restart, retries, database check, (10) delete one shared
+// conversation on the server, (11) "delete my data", (12) automatic upload after a short hold.
+// The README's "Tests" section tells the same story in prose.
 //
 // Env: SHARELM_E2E_OUT (screenshots, downloads), CHROMIUM (default /usr/bin/chromium),
-// SHARELM_E2E_DOCS=1 also refreshes docs/popup.png. Run by services/plugin/tests/test_plugin.py.
+// SHARELM_E2E_DOCS=1 also refreshes docs/popup.png and docs/page.png, SHARELM_E2E_DEBUG=1 logs the relay.
+// Run by services/plugin/tests/test_plugin.py, which answers its "@@control" requests.
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, copyFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
