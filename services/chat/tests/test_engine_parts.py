@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import queue
+
 import torch
 
+from sharedllm import SharedLLMForCausalLM
 from sharedllm_chat.engine.context_store import ContextStore
 from sharedllm_chat.engine.detokenize import IncrementalText
+from sharedllm_chat.engine.events import Done, Token
+from sharedllm_chat.engine.loader import build_embedded_base, wrap_model
 from sharedllm_chat.engine.prompt import render_ids, split_prompt
 from sharedllm_chat.engine.sampling import SamplingParams, make_generator, next_token
+from sharedllm_chat.engine.scheduler import GenerationRequest, Scheduler
+from sharedllm_chat.settings import Settings
 
 
 def _stream(tokenizer, text: str, stop=()) -> tuple[list[str], IncrementalText]:
@@ -81,3 +88,44 @@ def test_context_store_lru_by_bytes(sharedllm_loaded):
     other = torch.randint(0, 256, (3, lm.chunk_size))
     b2, _ = store.acquire("b", other)  # a different history: a fresh cache
     assert b2 is not b and b2.cache.chunks_encoded == 3
+
+
+def _generate(loaded, prompts: list[list[int]], batch: bool) -> list[str]:
+    """Run prompts through a Scheduler at once; each request's text."""
+    store = ContextStore(loaded.new_context_cache, max_bytes=2**30)
+    scheduler = Scheduler(loaded, store, max_active=len(prompts), max_queue=len(prompts), batch_decode=batch)
+    scheduler.start()
+    inboxes = []
+    for i, ids in enumerate(prompts):
+        inbox: queue.Queue = queue.Queue()
+        scheduler.submit(
+            GenerationRequest(ids, SamplingParams(12, seed=i), emit=inbox.put, conversation_id=str(i))
+        )
+        inboxes.append(inbox)
+    texts = []
+    for inbox in inboxes:
+        pieces = []
+        while isinstance(event := inbox.get(timeout=120), Token):
+            pieces.append(event.text)
+        assert isinstance(event, Done), event
+        texts.append("".join(pieces))
+    scheduler.stop()
+    assert scheduler.batched_steps > 0 if batch else scheduler.batched_steps == 0
+    return texts
+
+
+def test_query_aware_policy_serves_batched(tokenizer):
+    """The paper's question-answering policy picks tree nodes per query: served, batched, as alone."""
+    settings = Settings(chunk_size=256, embedded_layers=2)
+    model = SharedLLMForCausalLM.from_base(
+        build_embedded_base(settings, tokenizer),
+        num_injection_layers=2,
+        chunk_size=256,
+        kv_per_node=8,
+        upper_window=512,
+        selection_policy="query",
+    )
+    loaded = wrap_model(model, tokenizer, settings)
+    gen = torch.Generator().manual_seed(0)
+    prompts = [torch.randint(0, 256, (n,), generator=gen).tolist() for n in (100, 1500, 2300)]
+    assert _generate(loaded, prompts, batch=True) == _generate(loaded, prompts, batch=False)
