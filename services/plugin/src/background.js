@@ -28,7 +28,7 @@ if (typeof importScripts === 'function') {
   // (and short retry backoffs) while the worker is alive.
   let timer = null;
   async function schedule() {
-    const wake = outboxLib.nextWake(await store.records(), await store.settings());
+    const wake = outboxLib.nextWake(await store.records(), await store.settings(), await store.uploaded());
     clearTimeout(timer);
     if (wake == null) return;
     const delay = Math.max(1000, wake - Date.now() + 50);
@@ -89,8 +89,16 @@ if (typeof importScripts === 'function') {
     },
     health: (m) => store.setHealth(m.platform, m.status),
     refusal: (m) => store.refusal(m.platform, m.key),
-    rateMessage: (m) => store.rateMessage(m.key, m.index, m.value),
-    rateConversation: (m) => store.rateConversation(m.key, m.rate),
+    async rateMessage(m) {
+      const r = await store.rateMessage(m.key, m.index, m.value);
+      if (r && r.shared) schedule(); // a rating for a shared conversation goes out now
+      return r;
+    },
+    async rateConversation(m) {
+      const r = await store.rateConversation(m.key, m.rate);
+      if (r && r.shared) schedule();
+      return r;
+    },
     setDontShare: (m) => store.setDontShare(m.key, m.value),
     setPaused: (m) => store.setSettings({ paused: Boolean(m.value) }),
     getRecord: (m) => store.record(m.key),

@@ -173,8 +173,9 @@
         title: snap.title,
         messages: snap.messages,
       });
-      refusedKey = r && !r.stored ? session.key : null;
-      if (r && r.stored) ratings = r.message_ratings || [];
+      // A shared conversation keeps its buttons: ratings given now are sent to the collector as updates.
+      refusedKey = r && !r.stored && !r.shared ? session.key : null;
+      if (r && (r.stored || r.shared)) ratings = r.message_ratings || [];
       if (r) chatState = r.stored ? (r.dont_share ? 'dont share' : 'sharing') : r.reason;
       showBanner();
     }
@@ -263,6 +264,11 @@
     ext.storage.onChanged.addListener((changes, area) => {
       if (area !== 'local') return;
       if (changes.consent || changes.settings || changes.tombstones) refresh();
+      const shared = session && changes.uploaded && changes.uploaded.newValue && changes.uploaded.newValue[session.key];
+      if (shared && !changes[`conv:${session.key}`]) {
+        ratings = shared.message_ratings || [];
+        paintThumbs(X.extract(adapter, document, location.href));
+      }
       const mine = session && changes[`conv:${session.key}`];
       if (mine && mine.newValue) {
         ratings = mine.newValue.message_ratings || [];
@@ -270,7 +276,7 @@
         showBanner();
         paintThumbs(X.extract(adapter, document, location.href));
       } else if (mine && allowed) {
-        // Shared (or deleted) and gone from storage: ask again, so buttons that no longer do anything go.
+        // Shared (or deleted) and gone from storage: ask again (deleted: the buttons go; shared: they stay).
         lastSent = '';
         scan();
       }

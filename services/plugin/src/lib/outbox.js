@@ -30,10 +30,11 @@
   }
 
   /** When the next automatic attempt is due (ms epoch), or null when nothing waits. */
-  function nextWake(records, settings) {
+  function nextWake(records, settings, uploaded = {}) {
     const hold = settings.holdHours * 3600 * 1000;
     const times = records.filter((r) => !r.dont_share && !r.upload.rejected && hasExchange(r))
-      .map((r) => Math.max(r.upload.released ? 0 : r.updated_at + hold, r.upload.next_attempt_at));
+      .map((r) => Math.max(r.upload.released ? 0 : r.updated_at + hold, r.upload.next_attempt_at))
+      .concat(Object.values(uploaded).filter((u) => u.rating_dirty).map((u) => u.rating_next_at || 0));
     return times.length ? Math.min(...times) : null;
   }
 
@@ -97,11 +98,35 @@
       return { outcome: 'rejected', reason, auth };
     }
 
+    /** Ratings given after a conversation was shared: PATCH /v1/conversations/{id}/rating, no hold. */
+    async function sendRatings(settings, force) {
+      const a = await store.auth();
+      if (!a) return;
+      const t = now();
+      for (const [key, entry] of Object.entries(await store.uploaded())) {
+        if (!entry.rating_dirty || (!force && t < (entry.rating_next_at || 0))) continue;
+        const sent = { rate: entry.rate || null, message_ratings: entry.message_ratings || [] };
+        try {
+          const res = await fetchImpl(endpoint(settings, `/v1/conversations/${encodeURIComponent(entry.conversation_id)}/rating`), {
+            method: 'PATCH',
+            headers: { 'content-type': 'application/json', authorization: `Bearer ${a.token}` },
+            body: JSON.stringify(sent),
+          });
+          // 404: gone from the server (deleted there); nothing left to rate.
+          if (res.status === 200 || res.status === 404) await store.ratingSent(key, sent);
+          else throw new Error(await errorText(res));
+        } catch (err) {
+          await store.ratingFailed(key, String(err.message || err), backoffMs(entry.rating_attempts || 0, settings, rand));
+        }
+      }
+    }
+
     async function run(force) {
       const settings = await store.settings();
       const summary = { sent: 0, failed: 0, rejected: 0, errors: [] };
       if (await store.refusal(null, null) === 'no consent') return summary;
       if (settings.paused && !force) return summary;
+      await sendRatings(settings, force);
       const todo = due(await store.records(), settings, now(), force);
       if (!todo.length) return summary;
       const redactor = await getRedactor();

@@ -97,7 +97,9 @@
           const uploaded = (await get1('uploaded', {}))[c.key];
           // Shared and unchanged since: nothing to keep. Changed (the chat went on): a new local version
           // under the same id, with the ratings given before, to replace the shared one after its hold.
-          if (uploaded && uploaded.hash === messagesHash(c.messages)) return { stored: false, reason: 'already shared' };
+          if (uploaded && uploaded.hash === messagesHash(c.messages)) {
+            return { stored: false, reason: 'already shared', shared: true, message_ratings: uploaded.message_ratings || [] };
+          }
           rec = {
             key: c.key,
             conversation_id: uploaded ? uploaded.conversation_id : uuid(),
@@ -142,20 +144,62 @@
       });
     }
 
-    function rateMessage(key, index, value) {
-      return update(key, (rec) => {
-        const r = rec.message_ratings.slice();
-        while (r.length <= index) r.push(0);
-        r[index] = r[index] === value ? 0 : value; // clicking the same thumb again clears it
-        rec.message_ratings = r;
-        rec.version += 1;
+    function toggled(ratings, index, value) {
+      const r = (ratings || []).slice();
+      while (r.length <= index) r.push(0);
+      r[index] = r[index] === value ? 0 : value; // clicking the same thumb again clears it
+      return r;
+    }
+
+    /**
+     * Rate a kept conversation (part of its next upload), or a shared one: then the rating waits in the
+     * "uploaded" entry (rating_dirty) until the outbox PATCHes it to the collector.
+     */
+    function rate(key, change) {
+      return serial(async () => {
+        const rec = await record(key);
+        if (rec) {
+          change(rec);
+          rec.version += 1;
+          await putRecord(rec);
+          return rec;
+        }
+        const uploaded = await get1('uploaded', {});
+        const entry = uploaded[key];
+        if (!entry) return null;
+        change(entry);
+        Object.assign(entry, { rating_dirty: true, rating_attempts: 0, rating_next_at: 0 });
+        await area.set({ uploaded });
+        return { ...entry, key, shared: true };
+      });
+    }
+    const rateMessage = (key, index, value) => rate(key, (r) => {
+      r.message_ratings = toggled(r.message_ratings, index, value);
+    });
+    const rateConversation = (key, value) => rate(key, (r) => { r.rate = r.rate === value ? null : value; });
+
+    /** The collector took the ratings sent (`sent`); a newer change made meanwhile stays dirty. */
+    function ratingSent(key, sent) {
+      return serial(async () => {
+        const uploaded = await get1('uploaded', {});
+        const entry = uploaded[key];
+        if (!entry) return;
+        const same = entry.rate === sent.rate &&
+          JSON.stringify(entry.message_ratings || []) === JSON.stringify(sent.message_ratings);
+        if (same) entry.rating_dirty = false;
+        await area.set({ uploaded });
       });
     }
 
-    function rateConversation(key, rate) {
-      return update(key, (rec) => {
-        rec.rate = rec.rate === rate ? null : rate;
-        rec.version += 1;
+    function ratingFailed(key, error, delayMs) {
+      return serial(async () => {
+        const uploaded = await get1('uploaded', {});
+        const entry = uploaded[key];
+        if (!entry) return;
+        entry.rating_attempts = (entry.rating_attempts || 0) + 1;
+        entry.rating_next_at = now() + delayMs;
+        entry.rating_error = error;
+        await area.set({ uploaded });
       });
     }
 
@@ -255,7 +299,7 @@
 
     return {
       settings, setSettings, consent, setConsent, auth, setAuth, records, record, capture, refusal,
-      rateMessage, rateConversation, setDontShare, remove, acknowledge, uploadFailed, uploadRejected,
+      rateMessage, rateConversation, ratingSent, ratingFailed, setDontShare, remove, acknowledge, uploadFailed, uploadRejected,
       uploaded, eraseShared, forgetUploaded, setHealth, health,
     };
   }

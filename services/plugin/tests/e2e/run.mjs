@@ -353,8 +353,18 @@ async function main() {
       assert.ok(Date.now() < retryDeadline, `retries did not deliver: ${await stored()}`);
       await popup.waitForTimeout(300);
     }
-    // Shared conversations leave the pages' rating buttons behind no more (they would rate nothing).
-    await pages.claude.waitForFunction(() => !document.querySelector('.sharelm-thumbs'), null, POLL);
+    // A shared conversation keeps its page's buttons: a rating given now goes to the collector (PATCH).
+    await pages.claude.bringToFront();
+    await pages.claude.locator('.sharelm-thumbs').nth(0).locator('button[data-value="1"]').click();
+    await pages.claude.waitForFunction(() => document.querySelectorAll('.sharelm-thumbs')[0]
+      .querySelector('[data-value="1"]').getAttribute('aria-pressed') === 'true', null, POLL);
+    expected.find((e) => e.key === keyOf('claude')).message_ratings = [1, 0, -1];
+    for (const until = Date.now() + 30000; ;) {
+      const entry = (await send({ type: 'state' })).result.shared.find((u) => u.key === keyOf('claude'));
+      if (entry && entry.rating_dirty === false) break;
+      assert.ok(Date.now() < until, 'late rating not sent');
+      await popup.waitForTimeout(200);
+    }
     await control.call('verify', { expected, absent: notShared, forbidden: [...PII, 'before consent', 'poe after delete', 'said while copilot was excluded', 's3cret', 'utm_source'] });
 
     log('step 10');

@@ -29,6 +29,7 @@ function collectorDouble() {
       if (forced) return reply(forced, { detail: `forced ${forced}` });
       if (!state.tokens.has((entry.auth || '').replace('Bearer ', ''))) return reply(401, { detail: 'bad token' });
       if (req.method === 'DELETE') return reply(204, {});
+      if (req.method === 'PATCH') return reply(200, { conversation_id: 'x', conversation: [] });
       return reply(state.status, { conversation_id: entry.body.conversation_id, status: 'created' });
     });
   });
@@ -197,13 +198,44 @@ test('after upload: an unchanged re-capture is not kept again; a grown one is, u
     await s.store.rateConversation('chatgpt:1', 'thumbdown');
     const id = (await s.store.record('chatgpt:1')).conversation_id;
     assert.equal((await s.outbox.flush({ force: true })).sent, 1);
-    assert.deepEqual(await s.store.capture(capture('chatgpt:1')), { stored: false, reason: 'already shared' });
+    assert.deepEqual(await s.store.capture(capture('chatgpt:1')),
+      { stored: false, reason: 'already shared', shared: true, message_ratings: [-1] });
     assert.deepEqual(await s.store.records(), []);
     assert.equal((await s.store.capture(capture('chatgpt:1', 2))).stored, true);
     const again = await s.store.record('chatgpt:1');
     assert.equal(again.conversation_id, id);
     assert.deepEqual(again.message_ratings, [-1]);
     assert.equal(again.rate, 'thumbdown');
+  } finally {
+    s.close();
+  }
+});
+
+test('ratings given after sharing are PATCHed to the collector, retried on failure, dropped on 404', async () => {
+  const s = await setup();
+  try {
+    await s.store.capture(capture('chatgpt:1', 2));
+    await s.outbox.flush({ force: true });
+    const id = (await s.store.uploaded())['chatgpt:1'].conversation_id;
+    const r = await s.store.rateMessage('chatgpt:1', 1, 1);
+    assert.equal(r.shared, true);
+    assert.deepEqual(r.message_ratings, [0, 1]);
+    await s.store.rateConversation('chatgpt:1', 'thumbup');
+    s.col.state.next.push(503);
+    await s.outbox.flush();
+    assert.equal((await s.store.uploaded())['chatgpt:1'].rating_dirty, true, 'kept after a failure');
+    assert.equal((await s.store.uploaded())['chatgpt:1'].rating_next_at, s.clock.now() + 10000);
+    await s.outbox.flush();
+    assert.equal(s.col.seen.filter((e) => e.method === 'PATCH').length, 1, 'waits for its backoff');
+    s.clock.advance(10000);
+    await s.outbox.flush();
+    const patches = s.col.seen.filter((e) => e.method === 'PATCH');
+    assert.equal(patches.length, 2);
+    assert.equal(patches[1].url, `/v1/conversations/${id}/rating`);
+    assert.deepEqual(patches[1].body, { rate: 'thumbup', message_ratings: [0, 1] });
+    assert.equal((await s.store.uploaded())['chatgpt:1'].rating_dirty, false);
+    await s.outbox.flush();
+    assert.equal(s.col.seen.filter((e) => e.method === 'PATCH').length, 2, 'nothing more to send');
   } finally {
     s.close();
   }
