@@ -112,8 +112,8 @@
             headers: { 'content-type': 'application/json', authorization: `Bearer ${a.token}` },
             body: JSON.stringify(sent),
           });
-          // 404: gone from the server (deleted there); nothing left to rate.
-          if (res.status === 200 || res.status === 404) await store.ratingSent(key, sent);
+          // 404: gone from the server (deleted there); 401/403: no longer ours to rate. Nothing left to do.
+          if ([200, 401, 403, 404].includes(res.status)) await store.ratingSent(key, sent);
           else throw new Error(await errorText(res));
         } catch (err) {
           await store.ratingFailed(key, String(err.message || err), backoffMs(entry.rating_attempts || 0, settings, rand));
