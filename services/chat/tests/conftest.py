@@ -74,7 +74,7 @@ def llama_server(llama_loaded) -> Iterator[str]:
     settings = Settings(
         served_model_name=MODEL,
         max_input_tokens=20_000,
-        max_tokens_limit=512,
+        max_tokens_limit=4000,
         default_max_tokens=32,
         max_queue=16,
         max_active=4,

@@ -171,7 +171,7 @@ def _metric(http: httpx.Client, name: str) -> float:
 
 def test_client_disconnect_cancels_generation(client, http):
     before = _metric(http, 'chat_requests_total{outcome="cancelled"}')
-    stream = _chat(client, seed=1, max_tokens=500, stream=True, extra_body={"min_tokens": 500})
+    stream = _chat(client, seed=1, max_tokens=4000, stream=True, extra_body={"min_tokens": 4000})
     for i, _ in enumerate(stream):
         if i == 3:
             break
