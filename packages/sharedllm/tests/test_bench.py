@@ -10,7 +10,19 @@ from sharedllm.tiny import tiny_sharedllm
 def test_bench_cli_runs_both_models_and_writes_table_json_and_plot(tmp_path):
     result = CliRunner().invoke(
         app,
-        ["bench", "--config", "tiny", "--lengths", "384,512", "--decode-tokens", "2", "--threads", "1"]
+        [
+            "bench",
+            "--config",
+            "tiny",
+            "--lengths",
+            "384,512",
+            "--decode-tokens",
+            "2",
+            "--threads",
+            "1",
+            "--repeats",
+            "2",
+        ]
         + ["--out", str(tmp_path)],
     )
     assert result.exit_code == 0, result.output
@@ -21,6 +33,7 @@ def test_bench_cli_runs_both_models_and_writes_table_json_and_plot(tmp_path):
         r["status"] == "ok" and r["prefill_seconds"] > 0 and r["decode_tokens_per_s"] > 0
         for r in rows.values()
     )
+    assert all(r["prefill_cpu_seconds"] > 0 for r in rows.values()) and report["meta"]["repeats"] == 2
     # 512 tokens = 2 chunks of 128 for the lower model + 256 for the upper (the shape's window)
     assert rows[("sharedllm", 512)]["chunks"] == 2 and rows[("sharedllm", 512)]["upper_tokens"] == 256
     assert [r["length"] for r in report["summary"]["sharedllm_vs_base"]] == [384, 512]

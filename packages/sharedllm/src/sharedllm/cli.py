@@ -97,11 +97,15 @@ def bench(
     for ratio in report["summary"]["sharedllm_vs_base"]:
         memory = ratio["memory_ratio"]
         console.print(
-            f"{ratio['length']:>7,} tokens: SharedLLM/base time {ratio['time_ratio']:.2f}x, "
+            f"{ratio['length']:>7,} tokens: SharedLLM/base time {ratio['time_ratio']:.2f}x "
+            f"(CPU time {ratio['cpu_time_ratio']:.2f}x), "
             f"peak memory {'-' if memory is None else f'{memory:.2f}x'}"
         )
     for growth in report["summary"]["sharedllm_time_growth"]:
-        console.print(f"SharedLLM time {growth['from']:,} -> {growth['to']:,}: {growth['ratio']:.2f}x")
+        console.print(
+            f"SharedLLM time {growth['from']:,} -> {growth['to']:,}: {growth['ratio']:.2f}x "
+            f"(CPU time {growth['cpu_ratio']:.2f}x)"
+        )
     console.print(f"longest length that ran: {report['summary']['longest_ok']}")
     console.print(f"wrote {out / 'results.json'}, {out / 'results.md'}, {out / 'efficiency.png'}")
 

@@ -30,6 +30,7 @@ if LIBC is not None and hasattr(LIBC, "mallopt"):
 @dataclass
 class Measurement:
     seconds: float
+    cpu_seconds: float
     peak_bytes: int
 
 
@@ -54,14 +55,16 @@ def measured(device: torch.device):
         # Linux: writing 5 to clear_refs resets the peak-RSS counter (VmHWM) to the current RSS.
         Path("/proc/self/clear_refs").write_text("5")
         start_bytes = _status_kb("VmRSS")
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     yield result
     if device.type == "cuda":
         torch.cuda.synchronize(device)
         peak = torch.cuda.max_memory_allocated(device)
     else:
         peak = _status_kb("VmHWM")
-    result["measurement"] = Measurement(time.perf_counter() - start, max(peak - start_bytes, 0))
+    result["measurement"] = Measurement(
+        time.perf_counter() - start, time.process_time() - cpu_start, max(peak - start_bytes, 0)
+    )
 
 
 def cpu_peak_supported() -> bool:

@@ -19,7 +19,18 @@ def plot_rows(rows, path: Path, title: str) -> Path:
         if not ok:
             continue
         lengths = [r.length for r in ok]
-        ax_time.plot(lengths, [r.prefill_seconds for r in ok], marker=marker, color=color, label=label)
+        ax_time.plot(
+            lengths, [r.prefill_seconds for r in ok], marker=marker, color=color, label=f"{label}, wall"
+        )
+        ax_time.plot(
+            lengths,
+            [r.prefill_cpu_seconds for r in ok],
+            marker=marker,
+            color=color,
+            ls="--",
+            alpha=0.6,
+            label=f"{label}, CPU time",
+        )
         ax_mem.plot(lengths, [r.peak_mib for r in ok], marker=marker, color=color, label=label)
         for r in rows:
             if r.model == kind and r.status == "oom":
