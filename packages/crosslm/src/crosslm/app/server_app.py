@@ -33,7 +33,6 @@ app = ServerApp()
 def main(grid: Grid, context: Context) -> None:
     cfg = RunConfig.from_mapping(context.run_config)
     cfg.require_models()
-    torch.set_num_threads(max(1, torch.get_num_threads()))
     side = setup(cfg)
     node_ids = wait_for_nodes(grid, cfg.min_clients, cfg.node_wait_timeout)
     weights = _load_fedavg(side)
