@@ -98,3 +98,16 @@ def test_bad_settings_are_named():
         TrainConfig(output_dir="x", max_steps=0)
     with pytest.raises(ValueError, match="warmup_ratio"):
         TrainConfig(output_dir="x", warmup_ratio=1.5)
+
+
+def test_bf16_mixed_precision_trains(tmp_path):
+    model, data = _sharedllm_setup()
+    before = model.upper_decoder.layers[0].cross_attn.o_proj.weight.clone()
+    result = train(
+        model, data, _collate, TrainConfig(output_dir=tmp_path, max_steps=2, batch_size=2, lr=1e-2, bf16=True)
+    )
+    assert all(np.isfinite(h["loss"]) for h in result.history)
+    assert not torch.equal(model.upper_decoder.layers[0].cross_attn.o_proj.weight, before)
+    assert (
+        model.upper_decoder.layers[0].cross_attn.o_proj.weight.dtype == torch.float32
+    )  # fp32 master weights
