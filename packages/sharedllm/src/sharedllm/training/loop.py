@@ -16,6 +16,7 @@ from pathlib import Path
 
 import torch
 from accelerate import Accelerator
+from accelerate.state import AcceleratorState
 from accelerate.utils import DataLoaderConfiguration, set_seed
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
@@ -139,6 +140,10 @@ def train(
 ) -> TrainResult:
     """Train for cfg.max_steps optimizer steps (the data repeats in fresh shuffles as needed)."""
     cfg.output_dir.mkdir(parents=True, exist_ok=True)
+    # Accelerate keeps its settings in a process-wide singleton; one process may run several stages (the
+    # quality bench, tests) with different precisions, so start each from fresh settings (the process
+    # group, if any, is kept).
+    AcceleratorState._reset_state()
     accelerator = Accelerator(
         gradient_accumulation_steps=cfg.grad_accum,
         mixed_precision="bf16" if cfg.bf16 else "no",
