@@ -21,12 +21,13 @@ def controlled(
     name: str = typer.Option("controlled", help="results subfolder"),
     methods: str = typer.Option("standalone,fedavg,kd,crosslm"),
     set_: list[str] = typer.Option([], "--set", "-c", help="run-config override KEY=VALUE (ablations)"),
+    data: Path = typer.Option(None, help="reuse this world's data and models (default: OUT/NAME/data)"),
 ) -> None:
     """The controlled synthetic-world benchmark (2 CPU cores, minutes)."""
     from crosslm.bench.suites import controlled as suite
     from crosslm.cli import _parse_overrides
 
-    suite(out / name, clients, rounds, seed, _parse_overrides(set_), tuple(methods.split(",")))
+    suite(out / name, clients, rounds, seed, _parse_overrides(set_), tuple(methods.split(",")), data)
 
 
 @bench_app.command()
@@ -48,6 +49,12 @@ def scale(out: Path = OUT, sizes: str = "10,100", rounds: int = 2) -> None:
 @bench_app.command(name="all")
 def all_(out: Path = OUT) -> None:
     """controlled, chatterbot and scale, one after the other."""
-    controlled(out)
-    chatterbot(out)
-    scale(out)
+    from crosslm.bench import suites
+
+    suites.controlled(out / "controlled")
+    replay = {"regularizer": "lora+replay"}
+    suites.controlled(
+        out / "controlled-replay", methods=("crosslm",), overrides=replay, data=out / "controlled" / "data"
+    )
+    suites.chatterbot(out / "chatterbot")
+    suites.scale(out / "scale")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import time
 from pathlib import Path
 
@@ -30,6 +31,9 @@ def compare(
         start = time.perf_counter()
         summary = run(cfg, clients, 1.0, ray_cpus=ray_cpus, on_round=_print_round)
         results[method] = _digest(summary, time.perf_counter() - start)
+        if method == "crosslm":
+            shutil.copy(Path(cfg.out_dir) / "report.png", out / "crosslm-report.png")
+            shutil.copy(Path(cfg.out_dir) / "metrics.json", out / "crosslm-metrics.json")
     table = {"bench": name, "clients": clients, "rounds": base.num_rounds, "methods": results}
     (out / "results.json").write_text(json.dumps(table, indent=1))
     (out / "results.md").write_text(markdown(table))

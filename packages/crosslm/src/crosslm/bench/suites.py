@@ -33,11 +33,15 @@ def controlled(
     seed: int = 0,
     overrides: dict | None = None,
     methods=METHODS,
+    data: Path | None = None,
 ) -> dict:
-    """The synthetic world: LLM pretrained on mislabelled public text, small clean non-IID client sets."""
+    """The synthetic world: LLM pretrained on mislabelled public text, small clean non-IID client sets.
+
+    `data`: where the world's export and models go (default `out/data`; ablations share one).
+    """
     world = make_world(num_topics=4, words_per_topic=24, seed=seed)
     world.topic_share = 0.5
-    data = out / "data"
+    data = data or out / "data"
     data.mkdir(parents=True, exist_ok=True)
     save_dataset(world.conversations(60 * clients, seed=seed + 1), data / "export")
     general = data / "general.txt"
@@ -73,7 +77,7 @@ def controlled(
             **(overrides or {}),
         }
     )
-    return compare("controlled synthetic world", base, clients, out / "runs", methods)
+    return compare("controlled synthetic world", base, clients, out, methods)
 
 
 def chatterbot(out: Path, clients: int = 4, rounds: int = 3, seed: int = 0) -> dict:
@@ -101,7 +105,7 @@ def chatterbot(out: Path, clients: int = 4, rounds: int = 3, seed: int = 0) -> d
         }
     )
     base = materialize(base, data / "models", progress=True)
-    return compare("ChatterBot corpus (english, 21 topics)", base, clients, out / "runs")
+    return compare("ChatterBot corpus (english, 21 topics)", base, clients, out)
 
 
 def scale(out: Path, sizes: tuple[int, ...] = (10, 100), rounds: int = 2, seed: int = 0) -> dict:
