@@ -26,7 +26,7 @@ def compare(
     out.mkdir(parents=True, exist_ok=True)
     results = {}
     for method in methods:
-        cfg = base.replace(method=method, out_dir=str(out / method))
+        cfg = base.replace(method=method, out_dir=str(out / "runs" / method))
         console.print(f"[bold]{name}[/bold]: {method} ({clients} clients x {cfg.num_rounds} rounds)")
         start = time.perf_counter()
         summary = run(cfg, clients, 1.0, ray_cpus=ray_cpus, on_round=_print_round)
