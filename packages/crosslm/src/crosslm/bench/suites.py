@@ -77,7 +77,19 @@ def controlled(
             **(overrides or {}),
         }
     )
-    return compare("controlled synthetic world", base, clients, out, methods)
+    table = compare("controlled synthetic world", base, clients, out, methods)
+    # Only here can we judge labels: how clean is the synthetic pool each method's clients learned from?
+    for method in ("kd", "crosslm"):
+        state = out / "runs" / method / "checkpoint" / "state.json"
+        if method in table["methods"] and state.exists():
+            pool = json.loads(state.read_text())["pool"]
+            table["methods"][method]["pool_label_precision"] = world.label_precision(pool)
+            table["methods"][method]["pool_size"] = len(pool)
+            console.print(
+                f"{method}: final pool {len(pool)} samples, label precision {world.label_precision(pool):.3f}"
+            )
+    (out / "results.json").write_text(json.dumps(table, indent=1))
+    return table
 
 
 def chatterbot(out: Path, clients: int = 4, rounds: int = 3, seed: int = 0) -> dict:

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import random
+from collections import Counter
 from dataclasses import dataclass
 
 from sharelm.schema import Conversation
@@ -72,6 +73,17 @@ class World:
             else:
                 words.append(rng.choice(FUNCTION_WORDS))
         return " ".join(words)
+
+    def guess_topic(self, text: str) -> str | None:
+        """The topic whose words dominate `text`: the world's own judge of a synthetic sample's label."""
+        owner = {w: t for t, words in self.vocab.items() for w in words}
+        votes = Counter(owner[w] for w in text.split() if w in owner)
+        return votes.most_common(1)[0][0] if votes else None
+
+    def label_precision(self, samples) -> float:
+        """Share of (text, label, ...) samples whose text is really about its label."""
+        samples = list(samples)
+        return sum(self.guess_topic(s[0]) == s[1] for s in samples) / max(1, len(samples))
 
     def labelled(
         self, n: int, rng: random.Random, weights: list[float] | None = None
