@@ -29,7 +29,8 @@ def _ttft_plot(path: Path, chat: dict) -> None:
     ax2 = ax.twinx()
     ax2.plot(turns, chat["history_tokens"], color="gray", linestyle="--", label="prompt tokens")
     ax2.set_ylabel("prompt tokens")
-    fig.legend(loc="upper left")
+    handles = ax.get_legend_handles_labels()[0] + ax2.get_legend_handles_labels()[0]
+    ax.legend(handles, [h.get_label() for h in handles], loc="upper left", fontsize=8)
     ax.set_title("Long chat: time to first token as the history grows")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -67,7 +68,7 @@ def _crosslm_section(x: dict) -> list[str]:
 def write_report(out: Path, report: dict) -> None:
     lines = ["# Platform demo report", ""]
     lines += [
-        f"Run {'(smoke)' if report['smoke'] else ''} with seed {report['seed']}.",
+        f"{'Smoke' if report['smoke'] else 'Full-size'} run, seed {report['seed']}; step times:",
         "",
         "| step | seconds |",
         "|---|---|",
