@@ -175,3 +175,20 @@ def test_cli_reports_bad_input_by_field(tmp_path):
     assert res.exit_code == 2 and "not valid TOML" in res.output
     res = runner.invoke(app, ["run", "--set", "num-rounds=zero"])
     assert res.exit_code == 2 and "num-rounds" in res.output
+
+
+def test_world_judges_labels_and_exports_conversations():
+    import random
+
+    from crosslm.bench.world import make_world
+
+    world = make_world(num_topics=4, words_per_topic=24, seed=0)
+    world.topic_share = 0.5
+    clean = world.labelled(200, random.Random(1))
+    shuffled = [(t, random.Random(i).choice(world.topics)) for i, (t, _) in enumerate(clean)]
+    assert world.label_precision(clean) > 0.9 and world.label_precision(shuffled) < 0.45
+    corpus = world.public_corpus(n_headed=400, n_general=100, header_noise=0.4, seed=2)
+    headed = [d.split(" : ", 1) for d in corpus if " : " in d]
+    assert len(headed) == 400 and 0.45 < world.label_precision([(t, h) for h, t in headed]) < 0.75
+    convs = world.conversations(5, seed=3)
+    assert {c.conversation_metadata.extra["topic"] for c in convs} <= set(world.topics)
