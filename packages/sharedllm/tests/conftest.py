@@ -21,6 +21,7 @@ def tokens():
 
     return make
 
+
 # Real code from the standard library, linked package by package: a corpus that exists on every machine.
 STDLIB_PACKAGES = (
     "json",

@@ -11,6 +11,7 @@ from sharedllm.evaluation.perplexity import (
     plot_ppl,
     ppl_table,
     score_last,
+    window_use,
 )
 from sharedllm.tiny import tiny_base_model, tiny_sharedllm
 
@@ -31,6 +32,16 @@ def test_score_last_is_the_mean_cross_entropy_of_the_last_tokens():
     logits = model(ids[None]).logits[0, -11:-1]
     assert n == 10
     assert nll == pytest.approx(F.cross_entropy(logits, ids[-10:], reduction="sum").item(), rel=1e-5)
+
+
+def test_window_use_scores_the_same_tokens_with_the_given_lead():
+    model = tiny_base_model(seed=0)
+    docs = _docs(2, length=80)
+    use = window_use(model, docs, 16, (4, 48))
+    for before in (4, 48):
+        scores = [score_last(model, d[-(16 + before) :], 16) for d in docs]
+        assert use[before] == pytest.approx(math.exp(sum(s for s, _ in scores) / 32), rel=1e-6)
+    assert use[4] != use[48]  # the lead really changes what the model reads
 
 
 def test_methods_read_the_context_they_claim(monkeypatch):

@@ -11,6 +11,9 @@ def test_quality_pipeline_runs_every_stage_and_caches_them(code_root, tmp_path):
     rows = {(r["method"], r["length"]) for r in result["rows"]}
     assert rows == {(m, n) for m in METHODS for n in cfg.lengths}
     assert all(r["tokens"] == r["docs"] * cfg.score_len for r in result["rows"])
+    use = result["base_window_use"]  # the base's perplexity with 8 tokens ahead vs its whole window
+    assert set(use) == {"8", str(cfg.base.window - cfg.score_len)} and all(v > 1 for v in use.values())
+    assert "use of its own window" in result["table"]
     assert all(doc.split("/")[0] in ("email", "dbm") for doc in result["eval_documents"])  # held-out packages
     for name in (
         "table.md",

@@ -179,6 +179,19 @@ def evaluate_perplexity(
     return rows
 
 
+def window_use(
+    model, docs: Sequence[torch.Tensor], score_len: int, befores: Sequence[int]
+) -> dict[int, float]:
+    """Perplexity of each document's last score_len tokens with only `before` tokens ahead of them: whether a
+    model uses the context inside its own window at all (a model that cannot copy gains nothing from it)."""
+    model.eval()
+    out = {}
+    for before in befores:
+        scores = [score_last(model, torch.as_tensor(d)[-(score_len + before) :], score_len) for d in docs]
+        out[before] = math.exp(sum(s for s, _ in scores) / sum(n for _, n in scores))
+    return out
+
+
 def paired_gain(rows: Sequence[PplRow], method: str, against: str, length: int) -> dict | None:
     """How much `method` beats `against` on the same documents: perplexity ratio, documents won, and a
     rough 95% interval of the ratio (mean per-document NLL difference +- 2 standard errors)."""
