@@ -227,27 +227,73 @@ def ppl_table(rows: Sequence[PplRow]) -> str:
 
 
 def plot_ppl(
-    rows: Sequence[PplRow], path: Path, title: str = "perplexity of the last tokens vs context length"
+    rows: Sequence[PplRow],
+    path: Path,
+    title: str = "perplexity of the last tokens vs context length",
+    reference: str = "truncated",
 ):
+    """Left: perplexity per method (log scale). Right, when `reference` ran: each method's perplexity ratio to
+    it on the same documents, with its 95% interval, zoomed to where the differences are (methods further
+    than 25% off are named in a note instead)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for method in dict.fromkeys(r.method for r in rows):
+    methods = list(dict.fromkeys(r.method for r in rows))
+    paired = reference in methods and len(methods) > 1
+    fig, axes = plt.subplots(1, 2 if paired else 1, figsize=(12 if paired else 7, 4.5), squeeze=False)
+    ax = axes[0][0]
+    for i, method in enumerate(methods):
         pts = sorted((r.length, r.ppl) for r in rows if r.method == method)
-        ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=LABELS.get(method, method))
-    ax.set_xscale("log", base=2)
-    ax.set_xlabel("context length (tokens)")
-    ax.set_ylabel("perplexity (lower is better)")
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
+        ax.plot(
+            [p[0] for p in pts],
+            [p[1] for p in pts],
+            marker="o",
+            color=f"C{i}",
+            label=LABELS.get(method, method),
+        )
+    ax.set_yscale("log")
+    ax.set_ylabel("perplexity (lower is better, log scale)")
+    ax.set_title(title, fontsize=10)
     ax.legend(fontsize=8)
+    if paired:
+        _plot_ratios(axes[0][1], rows, methods, reference)
+    for a in axes[0]:
+        a.set_xscale("log", base=2)
+        a.set_xlabel("context length (tokens)")
+        a.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
+
+
+def _plot_ratios(ax, rows: Sequence[PplRow], methods: list[str], reference: str) -> None:
+    lengths = sorted({r.length for r in rows})
+    off_scale = []
+    for i, method in enumerate(methods):
+        gains = [g for n in lengths if method != reference and (g := paired_gain(rows, method, reference, n))]
+        if not gains:
+            continue
+        if max(abs(g["ppl_ratio"] - 1) for g in gains) > 0.25:
+            off_scale.append(LABELS.get(method, method))
+            continue
+        x = [g["length"] for g in gains]
+        y = [g["ppl_ratio"] for g in gains]
+        err = [
+            [g["ppl_ratio"] - g["ratio_ci95"][0] for g in gains],
+            [g["ratio_ci95"][1] - g["ppl_ratio"] for g in gains],
+        ]
+        ax.errorbar(x, y, yerr=err, marker="o", capsize=3, color=f"C{i}", label=LABELS.get(method, method))
+    ax.axhline(
+        1.0, color=f"C{methods.index(reference)}", linestyle="--", label=LABELS.get(reference, reference)
+    )
+    ax.set_ylabel(f"perplexity ratio to {LABELS.get(reference, reference)}")
+    ax.set_title("paired ratio on the same documents (95% interval)", fontsize=10)
+    if off_scale:
+        ax.text(0.01, 0.01, "off scale: " + ", ".join(off_scale), transform=ax.transAxes, fontsize=7)
+    ax.legend(fontsize=8)
 
 
 def rows_to_json(rows: Sequence[PplRow]) -> list[dict]:
