@@ -279,7 +279,8 @@ def run_quality(cfg: QualityConfig, log=print) -> dict:
     )
     eval_s = time.perf_counter() - t0
     before = (8, cfg.base.window - cfg.score_len)
-    use = window_use(base, [torch.from_numpy(d.astype(np.int64)) for d in eval_docs], cfg.score_len, before)
+    scored = [torch.from_numpy(d[: max(cfg.lengths)].astype(np.int64)) for d in eval_docs]  # as evaluated
+    use = window_use(base, scored, cfg.score_len, before)
     passkey = run_passkey(cfg, shared, base, tok, out)
     table = ppl_table(rows)
     gains = [
