@@ -66,7 +66,7 @@ bench-chat: install
 .PHONY: bench-collector
 bench-collector: install
 	$(BIN)/pip install -q -e "services/collector[bench]"
-	nice -n 10 $(BIN)/sharelm-collector bench --out services/collector/benchmarks $(BENCH_ARGS)
+	nice -n 10 $(BIN)/sharelm-collector bench --seconds 15 --out services/collector/benchmarks $(BENCH_ARGS)
 
 # CrossLM: Standalone, FedAvg, data-free KD and CrossLM side by side (real Flower-on-Ray runs) on the controlled
 # synthetic world and on ChatterBot, then time per round at 10 and 100 clients: packages/crosslm/benchmarks.
