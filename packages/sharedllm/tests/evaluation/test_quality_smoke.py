@@ -31,3 +31,12 @@ def test_quality_pipeline_runs_every_stage_and_caches_them(code_root, tmp_path):
         "[sharedllm] cached" in line for line in logs
     )
     assert again["rows"] == result["rows"]
+
+
+def test_window_use_note_warns_when_the_base_ignores_its_window():
+    from sharedllm.evaluation.quality import window_use_note
+
+    fine = window_use_note({8: 40.7, 256: 38.17})
+    assert "6.2% better" in fine and "WARNING" not in fine
+    # The old bench's 1,000-step base (2.9% better with its window) gave SharedLLM no own-context gain.
+    assert "WARNING" in window_use_note({8: 117.4, 256: 114.0})

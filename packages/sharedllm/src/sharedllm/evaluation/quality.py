@@ -124,6 +124,23 @@ def _pick_eval_docs(docs: list[np.ndarray], names: list[str], min_len: int, k: i
     return [docs[i] for i in picked], [names[i] for i in picked]
 
 
+def window_use_note(use: dict[int, float], min_gain: float = 0.05) -> str:
+    """One line on how much the base gains from its own window, and a warning when it gains almost nothing:
+    a base that does not copy within its window gives SharedLLM nothing to learn from far context either."""
+    short, full = min(use), max(use)
+    gain = 1 - use[full] / use[short]
+    note = (
+        f"Base model's use of its own window: perplexity {use[short]:.3f} with {short} tokens before the "
+        f"scored text, {use[full]:.3f} with {full} ({gain:.1%} better)."
+    )
+    if gain < min_gain:
+        note += (
+            " WARNING: the base barely uses its window, so an own-context gain cannot be expected; train it "
+            "longer (base_steps) before reading the SharedLLM rows."
+        )
+    return note
+
+
 def gains_table(gains: list[dict]) -> str:
     lines = [
         "| SharedLLM (own context) vs | length | ppl ratio | 95% interval | documents won |",
@@ -290,10 +307,7 @@ def run_quality(cfg: QualityConfig, log=print) -> dict:
         if (g := paired_gain(rows, "sharedllm", against, n)) is not None
     ]
     table += "\n\n" + gains_table(gains)
-    table += (
-        f"\n\nBase model's use of its own window: perplexity {use[before[0]]:.3f} with {before[0]} tokens "
-        f"before the scored text, {use[before[1]]:.3f} with {before[1]}."
-    )
+    table += "\n\n" + window_use_note(use)
     plot_ppl(rows, out / "ppl.png", "held-out Python packages: perplexity of the last 256 tokens")
     timings = {
         p.stem.removeprefix("timing-"): json.loads(p.read_text())["seconds"]
