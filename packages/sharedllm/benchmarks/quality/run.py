@@ -55,7 +55,11 @@ def main(
     cfg.threads = threads
     for assignment in settings:
         _apply(cfg, assignment)
-    run_quality(cfg)
+    try:
+        run_quality(cfg)
+    except ValueError as err:  # bad settings or a stale --out: a message, not a traceback
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2) from None
 
 
 if __name__ == "__main__":

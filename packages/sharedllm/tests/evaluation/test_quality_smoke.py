@@ -40,3 +40,23 @@ def test_window_use_note_warns_when_the_base_ignores_its_window():
     assert "6.2% better" in fine and "WARNING" not in fine
     # The old bench's 1,000-step base (2.9% better with its window) gave SharedLLM no own-context gain.
     assert "WARNING" in window_use_note({8: 117.4, 256: 114.0})
+
+
+def test_cached_stages_are_not_reused_under_other_training_settings(tmp_path):
+    import pytest
+
+    from sharedllm.evaluation.quality import check_cached_settings
+
+    out = tmp_path / "q"
+    out.mkdir()
+    cfg = QualityConfig.smoke(out)
+    check_cached_settings(cfg, out)
+    cfg.lengths = (64, 128)  # evaluation settings may change
+    check_cached_settings(cfg, out)
+    cfg.base_steps += 1
+    with pytest.raises(ValueError, match="base_steps.*--fresh"):
+        check_cached_settings(cfg, out)
+    (out / "training_settings.json").unlink()
+    (out / "tokens_heldout.npz").write_bytes(b"")  # stages of an older bench, settings unknown
+    with pytest.raises(ValueError, match="earlier version"):
+        check_cached_settings(cfg, out)

@@ -183,6 +183,35 @@ def run_passkey(cfg: QualityConfig, shared, base, tok, out: Path) -> dict:
     return {"lengths": list(cfg.passkey_lengths), "depths": list(cfg.passkey_depths), "accuracy": grids}
 
 
+# Settings the cached stages (tokens, base, SharedLLM) were built with; evaluation settings may change freely.
+TRAINING_FIELDS = (
+    "corpus_root", "heldout_fraction", "train_chars", "tokenizer_chars", "vocab_size", "base", "base_steps",
+    "base_batch", "base_lr", "base_betas", "injection_layers", "chunk_size", "kv_per_node", "n_chunks",
+    "upper_len", "preset", "shared_steps", "shared_batch", "shared_lr", "shared_betas", "seed",
+)  # fmt: skip
+
+
+def check_cached_settings(cfg: QualityConfig, out: Path) -> None:
+    """Refuse to reuse stages cached in `out` under other training settings (silently stale results)."""
+    settings = asdict(cfg)
+    current = json.loads(json.dumps({k: settings[k] for k in TRAINING_FIELDS}, default=str))
+    path = out / "training_settings.json"
+    if not path.exists() and (out / "tokens_heldout.npz").exists():
+        raise ValueError(
+            f"{out} holds stages from an earlier version of this bench (no training_settings.json); "
+            "pass --fresh to retrain there, or choose another --out"
+        )
+    if path.exists():
+        cached = json.loads(path.read_text())
+        changed = sorted(k for k in TRAINING_FIELDS if cached.get(k) != current[k])
+        if changed:
+            raise ValueError(
+                f"{out} holds stages trained with other settings ({', '.join(changed)}); "
+                "pass --fresh to retrain there, or choose another --out"
+            )
+    path.write_text(json.dumps(current, indent=1))
+
+
 def run_quality(cfg: QualityConfig, log=print) -> dict:
     from transformers import AutoTokenizer, LlamaForCausalLM
 
@@ -195,6 +224,7 @@ def run_quality(cfg: QualityConfig, log=print) -> dict:
         torch.set_num_threads(cfg.threads)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
+    check_cached_settings(cfg, out)
     tok_dir, base_dir, shared_dir = out / "tokenizer", out / "base", out / "sharedllm"
     corpus = None
 
