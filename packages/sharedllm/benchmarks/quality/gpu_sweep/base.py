@@ -17,7 +17,8 @@ import time
 
 import numpy as np
 import torch
-from transformers import LlamaConfig, LlamaForCausalLM
+
+from sharedllm.training.base import BaseShape, PackedBlocks, build_base_model
 
 WINDOW, VOCAB, EOS = 512, 4096, 2
 
@@ -25,12 +26,6 @@ WINDOW, VOCAB, EOS = 512, 4096, 2
 def load_docs(path: str) -> list[np.ndarray]:
     with np.load(path) as f:
         return [f[f"arr_{i}"].astype(np.int64) for i in range(len(f["names"]))]
-
-
-def blocks_of(docs: list[np.ndarray]) -> torch.Tensor:
-    stream = np.concatenate([part for d in docs for part in (d, [EOS])])
-    n = len(stream) // WINDOW
-    return torch.from_numpy(stream[: n * WINDOW].reshape(n, WINDOW))
 
 
 def with_repeat(block: torch.Tensor, p: float, rng: np.random.Generator) -> torch.Tensor:
@@ -65,24 +60,11 @@ def main() -> None:
     name, out_dir, cfg = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
     data = os.environ.get("DATA", "runs/sharedllm-quality")
     dev = "cuda" if torch.cuda.is_available() else "cpu"
-    torch.manual_seed(0)
-    blocks = blocks_of(load_docs(f"{data}/tokens_train.npz"))
+    train_docs = load_docs(f"{data}/tokens_train.npz")
+    blocks = PackedBlocks(train_docs, WINDOW, EOS).blocks
     heldout = load_docs(f"{data}/tokens_heldout.npz")
     hidden, layers, heads, mlp = cfg.get("shape", [128, 4, 4, 352])
-    config = LlamaConfig(
-        vocab_size=VOCAB,
-        hidden_size=hidden,
-        intermediate_size=mlp,
-        num_hidden_layers=layers,
-        num_attention_heads=heads,
-        num_key_value_heads=heads,
-        max_position_embeddings=WINDOW,
-        tie_word_embeddings=True,
-        pad_token_id=0,
-        bos_token_id=1,
-        eos_token_id=EOS,
-    )
-    model = LlamaForCausalLM(config).to(dev)
+    model = build_base_model(VOCAB, BaseShape(hidden, layers, heads, mlp, WINDOW), seed=0).to(dev)
     steps, bs, lr, p = cfg.get("steps", 3000), cfg.get("bs", 8), cfg.get("lr", 2e-3), cfg.get("p", 0.0)
     groups = [
         {"params": [q for q in model.parameters() if q.dim() >= 2], "weight_decay": 0.1},

@@ -21,7 +21,7 @@ from sharedllm import SharedLLMForCausalLM, apply_trainable_preset
 from sharedllm.data.chunking import collate_chunked
 from sharedllm.data.datasets import lm_examples
 from sharedllm.evaluation.perplexity import PplSetup, evaluate_perplexity, paired_gain
-from sharedllm.evaluation.quality import package_of
+from sharedllm.evaluation.quality import package_of, pick_eval_docs
 
 LENGTHS = (4096, 16384)
 METHODS = ("truncated", "sharedllm-none", "sharedllm-other", "sharedllm")
@@ -31,20 +31,6 @@ def load_docs(path: str) -> tuple[list[np.ndarray], list[str]]:
     with np.load(path) as f:
         names = [str(n) for n in f["names"]]
         return [f[f"arr_{i}"].astype(np.int64) for i in range(len(names))], names
-
-
-def pick_eval_docs(docs: list[np.ndarray], names: list[str], k: int = 40) -> list[int]:
-    """The bench's pick: documents of at least 16K tokens, round robin over held-out packages."""
-    by_pkg: dict[str, list[int]] = {}
-    for i, (d, n) in enumerate(zip(docs, names, strict=True)):
-        if len(d) >= max(LENGTHS):
-            by_pkg.setdefault(package_of(n), []).append(i)
-    picked: list[int] = []
-    while len(picked) < k and any(by_pkg.values()):
-        for pkg in sorted(by_pkg):
-            if by_pkg[pkg] and len(picked) < k:
-                picked.append(by_pkg[pkg].pop(0))
-    return picked
 
 
 def train_sharedllm(model, dataset, cfg: dict, dev: str) -> float:
@@ -96,15 +82,15 @@ def main() -> None:
     t0 = time.time()
     loss = train_sharedllm(model, lm_examples(train_docs, cfg.get("nch", 8), 256, 512), cfg, dev)
     train_s = time.time() - t0
-    picked = pick_eval_docs(heldout, names)
+    docs, picked_names = pick_eval_docs(heldout, names, max(LENGTHS), 40)
     base = LlamaForCausalLM.from_pretrained(base_dir).to(dev)
     rows = evaluate_perplexity(
-        [torch.from_numpy(heldout[i]) for i in picked],
+        [torch.from_numpy(d) for d in docs],
         PplSetup(lengths=LENGTHS, full_max_len=0),
         METHODS,
         base=base,
         sharedllm=model,
-        groups=[package_of(names[i]) for i in picked],
+        groups=[package_of(n) for n in picked_names],
     )
     result = {"name": name, "cfg": cfg, "train_loss": loss, "train_s": train_s}
     result["ppl"] = {f"{r.method}@{r.length}": round(r.ppl, 2) for r in rows}

@@ -110,7 +110,7 @@ def package_of(doc_name: str) -> str:
     return doc_name.split("/")[0].split("#")[0]
 
 
-def _pick_eval_docs(docs: list[np.ndarray], names: list[str], min_len: int, k: int) -> tuple[list, list[str]]:
+def pick_eval_docs(docs: list[np.ndarray], names: list[str], min_len: int, k: int) -> tuple[list, list[str]]:
     """Long enough held-out documents, taken round robin over packages so that no package dominates."""
     by_pkg: dict[str, list[int]] = {}
     for i, (d, n) in enumerate(zip(docs, names, strict=True)):
@@ -302,7 +302,7 @@ def run_quality(cfg: QualityConfig, log=print) -> dict:
 
     _stage(out, "sharedllm", lambda: (shared_dir / "final" / "config.json").exists(), train_sharedllm, log)
 
-    eval_docs, eval_names = _pick_eval_docs(heldout_docs, heldout_names, max(cfg.lengths), cfg.eval_docs)
+    eval_docs, eval_names = pick_eval_docs(heldout_docs, heldout_names, max(cfg.lengths), cfg.eval_docs)
     if len(eval_docs) < 2:
         raise ValueError(f"only {len(eval_docs)} held-out documents have {max(cfg.lengths)} tokens")
     setup = PplSetup(
