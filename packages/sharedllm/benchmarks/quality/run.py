@@ -16,7 +16,7 @@ from sharedllm.evaluation.quality import QualityConfig, run_quality
 
 
 def _apply(cfg: QualityConfig, assignment: str) -> None:
-    """--set key=value for any QualityConfig field (numbers, tuples as 1,2,3)."""
+    """--set key=value for any QualityConfig field (numbers, tuples as 1,2,3, corpus_root as a folder)."""
     key, _, raw = assignment.partition("=")
     if not hasattr(cfg, key) or key in ("out", "base"):
         raise typer.BadParameter(f"unknown setting {key!r}", param_hint="--set")
@@ -25,6 +25,8 @@ def _apply(cfg: QualityConfig, assignment: str) -> None:
         if isinstance(current, tuple):
             kind = type(current[0]) if current else int
             value = tuple(kind(v) for v in raw.split(",") if v)
+        elif key == "corpus_root":
+            value = Path(raw)
         elif current is None:
             value = int(raw)
         else:
@@ -57,7 +59,7 @@ def main(
         _apply(cfg, assignment)
     try:
         run_quality(cfg)
-    except ValueError as err:  # bad settings or a stale --out: a message, not a traceback
+    except (ValueError, FileNotFoundError) as err:  # bad settings, a missing corpus, a stale --out
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(2) from None
 

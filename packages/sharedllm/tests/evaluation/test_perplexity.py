@@ -42,6 +42,8 @@ def test_window_use_scores_the_same_tokens_with_the_given_lead():
         scores = [score_last(model, d[-(16 + before) :], 16) for d in docs]
         assert use[before] == pytest.approx(math.exp(sum(s for s, _ in scores) / 32), rel=1e-6)
     assert use[4] != use[48]  # the lead really changes what the model reads
+    with pytest.raises(ValueError, match="at least 1 token"):
+        window_use(model, docs, 16, (0,))
 
 
 def test_methods_read_the_context_they_claim(monkeypatch):

@@ -1,6 +1,14 @@
 import json
 
-from sharedllm.evaluation.quality import METHODS, QualityConfig, run_quality
+import pytest
+
+from sharedllm.evaluation.quality import (
+    METHODS,
+    QualityConfig,
+    check_cached_settings,
+    run_quality,
+    window_use_note,
+)
 
 
 def test_quality_pipeline_runs_every_stage_and_caches_them(code_root, tmp_path):
@@ -34,8 +42,6 @@ def test_quality_pipeline_runs_every_stage_and_caches_them(code_root, tmp_path):
 
 
 def test_window_use_note_warns_when_the_base_ignores_its_window():
-    from sharedllm.evaluation.quality import window_use_note
-
     fine = window_use_note({8: 40.7, 256: 38.17})
     assert "6.2% better" in fine and "WARNING" not in fine
     # The old bench's 1,000-step base (2.9% better with its window) gave SharedLLM no own-context gain.
@@ -43,10 +49,6 @@ def test_window_use_note_warns_when_the_base_ignores_its_window():
 
 
 def test_cached_stages_are_not_reused_under_other_training_settings(tmp_path):
-    import pytest
-
-    from sharedllm.evaluation.quality import check_cached_settings
-
     out = tmp_path / "q"
     out.mkdir()
     cfg = QualityConfig.smoke(out)

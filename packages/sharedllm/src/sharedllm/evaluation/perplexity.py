@@ -184,6 +184,8 @@ def window_use(
 ) -> dict[int, float]:
     """Perplexity of each document's last score_len tokens with only `before` tokens ahead of them: whether a
     model uses the context inside its own window at all (a model that cannot copy gains nothing from it)."""
+    if any(b < 1 for b in befores):
+        raise ValueError(f"every lead must be at least 1 token (the first scored token needs one): {befores}")
     model.eval()
     out = {}
     for before in befores:
