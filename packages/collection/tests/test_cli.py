@@ -50,8 +50,6 @@ def test_clear_errors_without_tracebacks(tmp_path):
     assert res.exit_code == 2 and "--threshold" in res.output
     res = runner.invoke(app, ["export", str(tmp_path / "odd.jsonl"), "-o", "x", "--to", "csv"])
     assert res.exit_code == 2 and "--to must be" in res.output
-    res = runner.invoke(app, ["bench", "--sizes", "ten"])
-    assert res.exit_code == 2 and "--sizes" in res.output
     assert all(
         r is None or not isinstance(r, Exception) or isinstance(r, SystemExit) for r in [res.exception]
     )

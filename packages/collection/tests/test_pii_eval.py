@@ -1,4 +1,4 @@
-from sharelm.bench.pii_eval import Example, compare, labelled_set, score
+from sharelm_bench.pii_eval import Example, compare, labelled_set, score
 
 
 def test_labelled_set_has_positives_and_lookalikes():

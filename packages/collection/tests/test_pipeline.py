@@ -1,7 +1,8 @@
 import json
 from pathlib import Path
 
-from sharelm.bench.generate import generate
+from sharelm_bench.generate import generate
+
 from sharelm.export import load_conversations
 from sharelm.io import write_jsonl
 from sharelm.pipeline import BuildOptions, build

@@ -145,8 +145,9 @@ def test_prefilters_never_change_the_result():
     """requires / gate / min_digits only skip work: the bare regexes must redact the same."""
     import dataclasses
 
-    from sharelm.bench.generate import generate
-    from sharelm.bench.pii_eval import labelled_set
+    from sharelm_bench.generate import generate
+    from sharelm_bench.pii_eval import labelled_set
+
     from sharelm.redact import Redactor, default_rules
 
     bare = Redactor([dataclasses.replace(r, requires=(), gate=None, min_digits=0) for r in default_rules()])

@@ -1,4 +1,4 @@
-"""`sharelm`: import, build, stats, export, bench and schema, on the command line."""
+"""`sharelm`: import, build, stats, export and schema, on the command line."""
 
 from __future__ import annotations
 
@@ -224,54 +224,6 @@ def export(
             out.print(f"pushed to {push_to_hub}: {info}")
     except (MalformedRowError, ValidationError) as exc:
         fail(validation_reason(exc) if isinstance(exc, ValidationError) else str(exc))
-
-
-@app.command()
-def bench(
-    sizes: Annotated[str, typer.Option(help="Comma-separated collection sizes")] = "100000,1000000",
-    out_dir: Annotated[Path, typer.Option("--out", help="Where bench.json / bench.png go")] = Path(
-        "bench-results"
-    ),
-    stage_size: Annotated[
-        int | None, typer.Option(help="Size for the per-stage runs (default: smallest)")
-    ] = None,
-    pii_per_type: Annotated[int, typer.Option(help="Labelled examples per PII type / look-alike")] = 200,
-    keep_data: Annotated[bool, typer.Option(help="Keep the generated JSONL files")] = False,
-    data_dir: Annotated[
-        Path | None, typer.Option(help="Scratch dir for generated data (default: system temp)")
-    ] = None,
-) -> None:
-    """Throughput and peak memory of `build` on generated ~1 KB conversations; redaction vs anonymization."""
-    from sharelm.bench.run import run_bench
-
-    try:
-        size_list = [int(s.replace("_", "")) for s in sizes.split(",") if s.strip()]
-    except ValueError:
-        fail(f"--sizes must be comma-separated integers, got {sizes!r}")
-    if not size_list or min(size_list) <= 0:
-        fail("--sizes needs at least one positive size")
-    results = run_bench(
-        size_list, out_dir, stage_size=stage_size, pii_per_type=pii_per_type, keep_data=keep_data,
-        data_dir=data_dir, log=lambda m: err.print(f"[dim]{m}[/dim]"),
-    )  # fmt: skip
-    for s in results["stages"] + results["scaling"]:
-        out.print(
-            f"{s['stage']:<30} {s['conversations_in']:>9,} conv  {s['conv_per_s']:>9,.0f} conv/s "
-            f"({s['conv_per_cpu_s']:,.0f} per CPU s)  peak {s['peak_rss_mb']:,.0f} MB"
-        )
-    red = results["redaction_speed"]
-    out.print(
-        f"redaction: sharelm {red['sharelm']['us_per_text']} µs/text, anonymization "
-        f"{red['anonymization']['us_per_text']} µs/text ({red['speedup']}x)"
-    )
-    for name in ("sharelm", "anonymization"):
-        o = results["pii_eval"][name]["all_types"]["overall"]
-        b = results["pii_eval"][name]["baseline_types"]["overall"]
-        out.print(
-            f"PII {name:<14} all types P={o['precision']:.3f} R={o['recall']:.3f}; "
-            f"baseline's types P={b['precision']:.3f} R={b['recall']:.3f}"
-        )
-    out.print(f"-> {out_dir / 'bench.json'}, {out_dir / 'bench.png'}")
 
 
 @app.command()

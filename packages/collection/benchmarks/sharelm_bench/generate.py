@@ -7,9 +7,9 @@ import random
 from collections.abc import Iterator
 from functools import lru_cache
 
-from sharelm.bench.pii import random_pii
 from sharelm.schema import Conversation
 from sharelm.sources.chatterbot import load_corpus
+from sharelm_bench.pii import random_pii
 
 MODELS = ["gpt-4o", "claude-3-5-sonnet", "llama-3-70b", "mistral-large", "gemini-1.5-pro"]
 SOURCES = ["share_lm_plugin", "sharegpt", "wildchat", "lmsys-chat-1m"]

@@ -1,5 +1,5 @@
-"""`sharelm bench`: end-to-end build throughput and peak memory on generated collections, and redaction
-speed and accuracy against the `anonymization` package. Writes bench.json and bench.png."""
+"""The collection benchmark (`benchmarks/run.py`): build throughput and peak memory on generated
+collections, redaction speed and per-type accuracy next to Presidio and `anonymization`."""
 
 from __future__ import annotations
 
@@ -14,10 +14,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sharelm.bench.generate import generate
 from sharelm.io import read_jsonl, write_jsonl
+from sharelm_bench.generate import generate
 
 Log = Callable[[str], None]
+STEPS = ("speed", "pii", "language", "stages", "scaling")
+BENCH_DIR = Path(__file__).resolve().parents[1]  # packages/collection/benchmarks
 
 
 def dataset(n: int, out_dir: Path, log: Log, seed: int = 0) -> Path:
@@ -34,10 +36,14 @@ def dataset(n: int, out_dir: Path, log: Log, seed: int = 0) -> Path:
 
 def build_in_subprocess(data: Path, out_dir: Path, stage: str) -> dict[str, Any]:
     output = out_dir / "built.jsonl"
+    # The harness is not installed: the child finds it through PYTHONPATH (this folder's parent).
+    path = os.pathsep.join(filter(None, [str(BENCH_DIR), os.environ.get("PYTHONPATH")]))
+    env = dict(os.environ, PYTHONPATH=path)
     proc = subprocess.run(
-        [sys.executable, "-m", "sharelm.bench.build_once", str(data), str(output), "--stage", stage],
+        [sys.executable, "-m", "sharelm_bench.build_once", str(data), str(output), "--stage", stage],
         capture_output=True,
         text=True,
+        env=env,
     )
     output.unlink(missing_ok=True)
     if proc.returncode != 0:
@@ -47,7 +53,7 @@ def build_in_subprocess(data: Path, out_dir: Path, stage: str) -> dict[str, Any]
 
 def redaction_speed(data: Path, n_texts: int, log: Log) -> dict[str, Any]:
     """CPU time per ~1 KB conversation text, ours vs anonymization, on the same texts."""
-    from sharelm.bench.pii_eval import baseline, ours
+    from sharelm_bench.pii_eval import baseline, ours
 
     texts = []
     for conv in read_jsonl(data):
@@ -240,12 +246,13 @@ def run_bench(
     language_size: int = 10_000,
     pii_per_type: int = 200,
     redaction_texts: int = 2_000,
+    steps: list[str] | tuple[str, ...] = STEPS,
     keep_data: bool = False,
     data_dir: Path | None = None,
     log: Log = print,
 ) -> dict[str, Any]:
-    from sharelm.bench.build_once import STAGES
-    from sharelm.bench.pii_eval import compare
+    from sharelm_bench.build_once import STAGES
+    from sharelm_bench.pii_eval import compare
 
     out_dir.mkdir(parents=True, exist_ok=True)
     # Generated data (1.6 GB at 1M) and build outputs go to scratch space, not next to the results.
@@ -260,29 +267,32 @@ def run_bench(
         "cpus": os.cpu_count(),
         "load_average_at_start": os.getloadavg()[0],
     }
-    data = {
-        n: dataset(n, data_dir, log)
-        for n in sorted(set(sizes) | {stage_size, min(stage_size, language_size)})
-    }
+    needed = {stage_size} if {"speed", "stages"} & set(steps) else set()
+    needed |= set(sizes) if "scaling" in steps else set()
+    needed |= {min(stage_size, language_size)} if "stages" in steps else set()
+    data = {n: dataset(n, data_dir, log) for n in sorted(needed)}
 
     def save() -> None:  # after every step: a long run that stops early still leaves its figures
         (out_dir / "bench.json").write_text(json.dumps(results, indent=2))
 
-    results["redaction_speed"] = redaction_speed(data[stage_size], redaction_texts, log)
-    log("labelled PII evaluation")
-    results["pii_eval"] = compare(pii_per_type)
-    log("language tagging on the ChatterBot corpus")
-    results["language_eval"] = language_eval()
+    if "speed" in steps:
+        results["redaction_speed"] = redaction_speed(data[stage_size], redaction_texts, log)
+    if "pii" in steps:
+        log("labelled PII evaluation")
+        results["pii_eval"] = compare(pii_per_type)
+    if "language" in steps:
+        log("language tagging on the ChatterBot corpus")
+        results["language_eval"] = language_eval()
     save()
     results["stages"] = []
-    for stage in STAGES:
+    for stage in STAGES if "stages" in steps else ():
         # Language tagging is two orders of magnitude slower than the rest: a smaller prefix of the data.
         n = min(stage_size, language_size) if "language" in stage else stage_size
         log(f"build {stage} on {n:,}")
         results["stages"].append(build_in_subprocess(data[n], data_dir, stage))
         save()
     results["scaling"] = []
-    for n in sizes:
+    for n in sizes if "scaling" in steps else ():
         log(f"build validate+redact+dedup on {n:,}")
         results["scaling"].append(build_in_subprocess(data[n], data_dir, "validate+redact+dedup"))
         save()
@@ -292,3 +302,23 @@ def run_bench(
         for path in data.values():
             path.unlink(missing_ok=True)
     return results
+
+
+def summary_lines(results: dict[str, Any]) -> list[str]:
+    """The headline figures for the terminal."""
+    lines = [
+        f"{s['stage']:<30} {s['conversations_in']:>9,} conv  {s['conv_per_s']:>9,.0f} conv/s "
+        f"({s['conv_per_cpu_s']:,.0f} per CPU s)  peak {s['peak_rss_mb']:,.0f} MB"
+        for s in results.get("stages", []) + results.get("scaling", [])
+    ]
+    red = results.get("redaction_speed")
+    if red:
+        lines.append(
+            f"redaction: sharelm {red['sharelm']['us_per_text']} µs/text, anonymization "
+            f"{red['anonymization']['us_per_text']} µs/text ({red['speedup']}x)"
+        )
+    pii = results.get("pii_eval")
+    for name in ("sharelm", "anonymization") if pii else ():
+        o = pii[name]["all_types"]["overall"]
+        lines.append(f"PII {name:<14} all types P={o['precision']:.3f} R={o['recall']:.3f}")
+    return lines

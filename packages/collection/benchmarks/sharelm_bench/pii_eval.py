@@ -19,7 +19,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sharelm.bench.pii import BASELINE_TYPES, NEGATIVE_TEMPLATES, NEGATIVES, POSITIVES
+from sharelm_bench.pii import BASELINE_TYPES, NEGATIVE_TEMPLATES, NEGATIVES, POSITIVES
 
 
 @dataclass(frozen=True)

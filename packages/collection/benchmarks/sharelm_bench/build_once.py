@@ -1,4 +1,4 @@
-"""One build in a fresh process, so its peak memory is its own: `python -m sharelm.bench.build_once`."""
+"""One build in a fresh process, so its peak memory is its own (`python -m sharelm_bench.build_once`)."""
 
 from __future__ import annotations
 

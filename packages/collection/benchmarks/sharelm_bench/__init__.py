@@ -1,0 +1,1 @@
+"""Benchmarks of the collection package (not installed with it): run through `benchmarks/run.py`."""

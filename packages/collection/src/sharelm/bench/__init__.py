@@ -1,1 +1,0 @@
-"""`sharelm bench`: generated collections for throughput/memory, and the labelled PII evaluation."""
