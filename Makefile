@@ -8,7 +8,7 @@ PROJECTS := $(wildcard packages/collection packages/sharedllm packages/crosslm s
 STAMP   := $(VENV)/.installed
 PLUGIN  := services/plugin
 
-.PHONY: test lint pytest install demo bench clean
+.PHONY: test lint pytest test-packages dist check-dist install demo bench clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -17,7 +17,8 @@ $(BIN)/python:
 	$(BIN)/pip install -q $(TORCH)
 
 $(STAMP): $(BIN)/python requirements-dev.txt $(addsuffix /pyproject.toml,$(PROJECTS))
-	$(BIN)/pip install -q -r requirements-dev.txt $(foreach p,$(PROJECTS),-e "$(p)[test]")
+	# Siblings pinned to the version (not to their folders): the five editable installs then satisfy each other.
+	SHARELM_PIN_SIBLINGS=1 $(BIN)/pip install -q -r requirements-dev.txt $(foreach p,$(PROJECTS),-e "$(p)[test]")
 	touch $@
 
 install: $(STAMP) $(if $(wildcard $(PLUGIN)/package.json),$(PLUGIN)/node_modules/.installed)
@@ -29,17 +30,32 @@ $(PLUGIN)/node_modules/.installed: $(PLUGIN)/package.json $(wildcard $(PLUGIN)/p
 lint: install
 	$(BIN)/ruff check .
 
+# The cross-package tests (tests/) and the plugin's, in .venv where every package is installed.
 pytest: install
 	$(BIN)/pytest
 
-test: lint pytest
+# Each Python package alone, as a new user installs it: a fresh venv under .venvs/, one `pip install "./X[test]"`
+# (siblings come from this checkout), its own tests. Sequential: the machine has 2 cores.
+test-packages:
+	@for p in $(PROJECTS); do tools/packaging/test-alone.sh $$p || exit 1; done
+
+test: lint test-packages check-dist pytest
+
+# Wheels and sdists of the five packages in dist/, as published to an index: siblings pinned to the one version.
+dist: install
+	rm -rf dist
+	@for p in $(PROJECTS); do SHARELM_PIN_SIBLINGS=1 $(BIN)/python -m build -q --outdir dist $$p || exit 1; done
+
+# The published case: the wheelhouse alone installs a package with its siblings, and no metadata names a path.
+check-dist: dist
+	tools/packaging/check-dist.sh dist
 
 # The whole platform at small scale on embedded defaults; writes demo-report/. Rerunnable.
 demo: install
 	$(BIN)/python -m demo --out demo-report
 
 clean:
-	rm -rf $(VENV) $(PLUGIN)/node_modules
+	rm -rf $(VENV) .venvs dist $(PLUGIN)/node_modules
 
 # SharedLLM efficiency on CPU (small model, 4K..64K tokens): table, JSON and PNG in packages/sharedllm/benchmarks/efficiency.
 # On one GPU: $(BIN)/sharedllm bench --device cuda --config 7b-shape --out packages/sharedllm/benchmarks/efficiency-gpu
