@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
 
-from crosslm.bench.world import make_world
 from crosslm.models.tiny import build_tiny_causal_lm, build_tiny_classifier
 from sharelm.export import save_dataset
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))  # the world lives with the benches
+from world import make_world  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import tomllib
+import json
 from pathlib import Path
-from typing import Any
 
 import typer
 from rich.console import Console
 
 from crosslm.config import ConfigError, RunConfig
+from crosslm.overrides import load_config_file, parse_overrides
 
 app = typer.Typer(
     help="CrossLM: a server LLM and client SLMs enhance each other across silos (Flower on Ray).",
@@ -18,29 +18,22 @@ app = typer.Typer(
 console = Console()
 
 
-def _parse_overrides(pairs: list[str]) -> dict[str, Any]:
-    out = {}
-    for pair in pairs:
-        if "=" not in pair:
-            raise ConfigError(f"override {pair!r} is not KEY=VALUE")
-        key, value = pair.split("=", 1)
-        try:
-            out[key.strip()] = tomllib.loads(f"v = {value}")["v"]
-        except tomllib.TOMLDecodeError:
-            out[key.strip()] = value  # a bare string
-    return out
-
-
 def build_config(config: Path | None, overrides: list[str]) -> RunConfig:
-    from crosslm.runner import default_config, load_config_file
+    from crosslm.config import defaults
 
-    values = default_config()
+    values = dict(defaults())
     if config is not None:
         values.update(load_config_file(config))
-    values.update(_parse_overrides(overrides))
+    values.update(parse_overrides(overrides))
     cfg = RunConfig.from_mapping(values)
     cfg.require_models()
-    for key in ("data_path", "out_dir", "general_text", "audit_dir"):  # the Flower processes run elsewhere
+    for key in (
+        "data_path",
+        "out_dir",
+        "general_text",
+        "audit_dir",
+        "silo_dir",
+    ):  # the Flower processes run elsewhere
         if value := getattr(cfg, key):
             cfg = cfg.replace(**{key: str(Path(value).expanduser().resolve())})
     if not Path(cfg.data_path).exists() and cfg.task != "hf":
@@ -61,11 +54,11 @@ def run(
     client_cpus: float = typer.Option(1.0, help="CPUs Ray reserves per ClientApp"),
     ray_address: str = typer.Option(None, help="attach to this existing Ray cluster (default: RAY_ADDRESS)"),
     ray_cpus: int = typer.Option(None, help="CPUs of the local Ray instance (default: all)"),
+    json_events: bool = typer.Option(False, "--json", help="print the progress events as JSON lines"),
 ) -> None:
     """Run CrossLM (or a baseline: method=...) with `flwr run` on the Ray simulation backend."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     from crosslm.models.tiny import materialize
+    from crosslm.progress import EventPrinter, JsonEvents
     from crosslm.runner import RunFailed
     from crosslm.runner import run as run_flower
 
@@ -73,35 +66,34 @@ def run(
         cfg = build_config(config, set_)
         if clients < cfg.min_clients:
             raise ConfigError(f"--clients {clients} is below run-config 'min-clients' = {cfg.min_clients}")
-        cfg = materialize(cfg, Path(cfg.out_dir) / "models", progress=True)
+        cfg = materialize(cfg, Path(cfg.out_dir) / "models", progress=not json_events)
     except (ConfigError, ValueError, FileNotFoundError) as exc:
         _fail(exc)
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-    ) as progress:
-        bar = progress.add_task(f"{cfg.method}: rounds", total=cfg.num_rounds)
-
-        def on_round(rec: dict) -> None:
-            llm = (
-                f", LLM acc {rec['llm_task_accuracy']:.3f}, ppl {rec['llm_general_ppl']:.2f}"
-                if "llm_task_accuracy" in rec
-                else ""
-            )
-            progress.console.print(
-                f"round {rec['round']}: SLM mean acc {rec['slm_mean_accuracy']:.3f}{llm}, "
-                f"clients {rec['num_ok']}/{rec['num_sampled']}, {rec['time']['round_s']:.1f} s"
-            )
-            progress.update(bar, completed=rec["round"])
-
+    with JsonEvents() if json_events else EventPrinter(console, cfg.method, cfg.num_rounds) as show:
         try:
-            run_flower(cfg, clients, client_cpus, ray_address, ray_cpus, on_round=on_round)
+            run_flower(cfg, clients, client_cpus, ray_address, ray_cpus, on_event=show)
         except RunFailed as exc:
             _fail(exc)
-    console.print(f"done: metrics, SLMs, LLM adapter and report under {cfg.out_dir}")
+    if not json_events:
+        console.print(f"done: metrics, SLMs, LLM adapter and report under {cfg.out_dir}")
+
+
+@app.command()
+def silos(
+    config: Path = typer.Argument(None, help="TOML file of run-config keys"),
+    set_: list[str] = typer.Option([], "--set", "-c", help="override a run-config key: KEY=VALUE"),
+    clients: int = typer.Option(3, help="number of clients"),
+    out: Path = typer.Option(Path("silos"), help="one file per client goes here"),
+) -> None:
+    """Write each client's silo (for a bare `flwr run`: pass `-c silo-dir=OUT`); `crosslm run` does it."""
+    from crosslm.data import write_silos
+
+    try:
+        fed = write_silos(build_config(config, set_), clients, out)
+    except (ConfigError, ValueError, FileNotFoundError) as exc:
+        _fail(exc)
+    sizes = ", ".join(f"{len(s.train) + len(s.val)}/{len(s.test)}" for s in fed.silos)
+    console.print(json.dumps({"silo_dir": str(out.resolve()), "train/test per client": sizes}))
 
 
 @app.command()
@@ -140,12 +132,3 @@ def report(out_dir: Path = typer.Argument(..., help="a run's out-dir")) -> None:
     if not (out_dir / "metrics.json").exists():
         _fail(FileNotFoundError(f"{out_dir}/metrics.json not found: is this a finished run's out-dir?"))
     console.print(f"wrote {write_report(out_dir)}")
-
-
-def _register_bench() -> None:
-    from crosslm.bench.cli import bench_app
-
-    app.add_typer(bench_app, name="bench")
-
-
-_register_bench()

@@ -6,16 +6,16 @@ round continues from it, and a resumed run picks up exactly the round it restart
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
+from collections import Counter
 from pathlib import Path
 
 import torch
-from flwr.app import ArrayRecord, RecordDict
 
-from crosslm import protocol
 from crosslm.config import RunConfig
-from crosslm.data import federation
+from crosslm.data import read_silo
 from crosslm.models.slm import ClientSLM
 from crosslm.privacy import epsilon_spent, privatize
 
@@ -36,55 +36,64 @@ def _saved_rounds(cfg: RunConfig, partition_id: int) -> list[int]:
     return sorted(int(p.name.split("-")[1]) for p in root.glob("round-*") if (p / "config.json").exists())
 
 
-def run_round(cfg: RunConfig, partition_id: int, num_partitions: int, content: RecordDict) -> RecordDict:
+def run_round(
+    cfg: RunConfig, partition_id: int, msg: dict, weights: dict | None = None
+) -> tuple[list[float], dict, dict | None]:
+    """One round on this client from plain values (the ClientApp's worker process calls it).
+
+    `msg`: the round record's values; `weights`: the FedAvg global state. Returns (feedback, metrics,
+    FedAvg weights or None): what `protocol.client_reply` turns into the reply.
+    """
     torch.set_num_threads(1)  # one core per simulated client; Ray schedules the rest
-    msg = content[protocol.ROUND]
     rnd = int(msg["round"])
     torch.manual_seed(cfg.seed * 1_000_003 + rnd * 1_009 + partition_id)  # same dropout draws across methods
     _inject_faults(cfg, partition_id, rnd)
     start = time.perf_counter()
-    fed = federation(cfg, num_partitions)
-    silo = fed.silos[partition_id]
-    slm = load_slm(cfg, partition_id, rnd, fed.task.labels)
-    if protocol.SLM_WEIGHTS in content:  # FedAvg baseline: start from the global weights
-        slm.model.load_state_dict(content[protocol.SLM_WEIGHTS].to_torch_state_dict())
+    labels, silo = read_silo(cfg.silo_dir, partition_id)
+    slm = load_slm(cfg, partition_id, rnd, labels)
+    if weights is not None:  # FedAvg baseline: start from the global weights
+        slm.model.load_state_dict(weights, strict=False)
 
     syn_texts, syn_labels = list(msg["train_texts"]), list(msg["train_labels"])
-    texts = [ex.text for ex in silo.train] + syn_texts
-    labels = [ex.label for ex in silo.train] + syn_labels
-    weights = [1.0] * len(silo.train) + [cfg.synthetic_weight] * len(syn_texts)
     loss = slm.train(
-        texts,
-        labels,
-        weights,
+        [ex.text for ex in silo.train] + syn_texts,
+        [ex.label for ex in silo.train] + syn_labels,
+        [1.0] * len(silo.train) + [cfg.synthetic_weight] * len(syn_texts),
         epochs=cfg.slm_epochs,
         lr=cfg.slm_lr,
         batch_size=cfg.slm_batch_size,
         seed=cfg.seed * 1000 + rnd,
+        val=([ex.text for ex in silo.val], [ex.label for ex in silo.val]),
     )
     accuracy = slm.accuracy([ex.text for ex in silo.test], [ex.label for ex in silo.test])
 
     feedback = slm.feedback(list(msg["score_texts"]), list(msg["score_labels"]))
     epsilon = 0.0
     if cfg.dp_noise_multiplier > 0 and feedback:
-        gen = torch.Generator().manual_seed(hash((cfg.seed, partition_id, rnd)) & 0xFFFFFFFF)
+        gen = torch.Generator().manual_seed(cfg.seed * 7_919 + partition_id * 104_729 + rnd)
         feedback = privatize(feedback, cfg.dp_noise_multiplier, cfg.dp_clip, gen)
         epsilon = epsilon_spent(cfg.dp_noise_multiplier, rnd, cfg.dp_delta)  # at most one release a round
 
     _save(cfg, partition_id, rnd, slm)
+    counts = Counter(ex.label for ex in silo.train + silo.val)
     metrics = {
         "partition_id": partition_id,
         "round": rnd,
-        "num_examples": len(silo.train),
+        "num_examples": len(silo.train) + len(silo.val),
         "num_test": len(silo.test),
         "num_synthetic_train": len(syn_texts),
+        # Label counts (numbers, no text): the server's synthetic label mix and label-weighted feedback.
+        "label_counts": [counts[label] for label in labels],
+        "best_epoch": slm.best_epoch,
         "test_accuracy": accuracy,
         "train_loss": loss,
         "compute_s": time.perf_counter() - start,
         "epsilon": epsilon,
     }
-    weights_out = ArrayRecord(slm.model.state_dict()) if cfg.method == "fedavg" else None
-    return protocol.client_reply(feedback, metrics, weights_out)
+    weights_out = None
+    if cfg.method == "fedavg":  # floating tensors only: integer buffers are not averaged
+        weights_out = {k: v for k, v in slm.model.state_dict().items() if v.is_floating_point()}
+    return feedback, metrics, weights_out
 
 
 def _save(cfg: RunConfig, partition_id: int, rnd: int, slm: ClientSLM) -> None:
@@ -98,5 +107,7 @@ def _inject_faults(cfg: RunConfig, partition_id: int, rnd: int) -> None:
     """Test hooks: this client crashes, or hangs past the round timeout, in the configured round."""
     if partition_id == cfg.fail_partition and rnd == cfg.fail_round:
         raise RuntimeError(f"injected crash of client {partition_id} in round {rnd}")
+    if partition_id == cfg.kill_partition and rnd == cfg.kill_round:
+        os._exit(137)  # the process dies outright, as under the OOM killer: no exception, no reply
     if partition_id == cfg.hang_partition and rnd == cfg.hang_round:
         time.sleep(cfg.round_timeout + 5)

@@ -1,83 +1,52 @@
 """The run configuration: Flower's `[tool.flwr.app.config]` (hyphenated keys) as one typed object.
 
-The defaults here mirror the app's pyproject.toml (a test keeps the two equal); `crosslm run CONFIG` and
-`flwr run -c` override them key by key. Bad values fail with a message naming the key.
+Keys, types and defaults are read from the app's pyproject.toml, the one place they are written:
+`RunConfig` is a dataclass made from that table (a key's type is its default's). `crosslm run CONFIG` and
+`flwr run -c` override them key by key; bad values fail with a message naming the key.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
+import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from pathlib import Path
 from typing import Any
 
-METHODS = ("crosslm", "standalone", "kd", "fedavg")
+METHODS = ("crosslm", "standalone", "kd", "kd-filtered", "fedavg")
+LLM_METHODS = ("crosslm", "kd", "kd-filtered")  # the methods that use the server LLM
 REGULARIZERS = ("lora", "kl", "replay")
+AGGREGATIONS = ("label-weighted", "count-weighted", "median")
 
 
 class ConfigError(ValueError):
     """A run-config value that cannot be used; the message names the key."""
 
 
-@dataclass
-class RunConfig:
-    method: str = "crosslm"
-    num_rounds: int = 3
-    out_dir: str = "runs/crosslm"
-    resume: bool = False
-    seed: int = 0
-    data_path: str = ""
-    task: str = "topic"
-    task_field: str = "topic"
-    task_labels: str = ""
-    prompt_template: str = "{label} :"
-    hf_text_column: str = "text"
-    hf_label_column: str = "label"
-    partition_by: str = "dirichlet"
-    dirichlet_alpha: float = 0.5
-    test_fraction: float = 0.3
-    server_test_fraction: float = 0.15
-    max_examples: int = 0
-    llm: str = ""
-    llm_lora: bool = True
-    lora_r: int = 8
-    general_text: str = ""
-    samples_per_label: int = 16
-    max_new_tokens: int = 24
-    temperature: float = 1.0
-    top_k: int = 0
-    pool_size: int = 512
-    threshold: float = 0.5
-    negative_weight: float = 0.0
-    regularizer: str = "lora"
-    kl_weight: float = 0.5
-    replay_weight: float = 1.0
-    llm_epochs: int = 2
-    llm_lr: float = 0.001
-    llm_batch_size: int = 16
-    slms: str = ""
-    slm_epochs: int = 3
-    slm_lr: float = 0.001
-    slm_batch_size: int = 16
-    slm_max_length: int = 64
-    synthetic_weight: float = 1.0
-    dp_noise_multiplier: float = 0.0
-    dp_clip: float = 0.0
-    dp_delta: float = 1e-5
-    min_clients: int = 2
-    fraction_clients: float = 1.0
-    round_timeout: float = 600.0
-    node_wait_timeout: float = 120.0
-    audit_dir: str = ""
-    fail_partition: int = -1
-    fail_round: int = -1
-    hang_partition: int = -1
-    hang_round: int = -1
+def app_pyproject() -> Path:
+    """The Flower app's pyproject.toml (components + `[tool.flwr.app.config]`)."""
+    here = Path(__file__).resolve()
+    for candidate in (here.parent / "app" / "pyproject.toml", here.parents[2] / "pyproject.toml"):
+        if candidate.exists() and "[tool.flwr.app]" in candidate.read_text():
+            return candidate
+    raise FileNotFoundError("the crosslm Flower app's pyproject.toml is not installed next to the package")
+
+
+@functools.cache
+def defaults() -> dict[str, Any]:
+    """`[tool.flwr.app.config]` as written in the app's pyproject.toml (hyphenated keys)."""
+    with app_pyproject().open("rb") as f:
+        return dict(tomllib.load(f)["tool"]["flwr"]["app"]["config"])
+
+
+class _Methods:
+    """What a RunConfig can do beyond holding values (the fields come from the pyproject)."""
 
     @classmethod
-    def from_mapping(cls, values: Mapping[str, Any]) -> RunConfig:
+    def from_mapping(cls, values: Mapping[str, Any]):
         """Build from hyphenated (or underscored) keys; unknown keys and wrong types are errors."""
-        known = {f.name: f for f in fields(cls)}
+        known = {f.name: f for f in dataclasses.fields(cls)}
         kwargs: dict[str, Any] = {}
         for key, value in values.items():
             name = key.replace("-", "_")
@@ -92,7 +61,7 @@ class RunConfig:
         """Hyphenated keys, as Flower's run config spells them."""
         return {k.replace("_", "-"): v for k, v in dataclasses.asdict(self).items()}
 
-    def replace(self, **changes: Any) -> RunConfig:
+    def replace(self, **changes: Any):
         return dataclasses.replace(self, **changes)
 
     @property
@@ -117,17 +86,21 @@ class RunConfig:
         def bad(key: str, why: str) -> ConfigError:
             return ConfigError(f"run-config {key!r}: {why}")
 
-        if self.method not in METHODS:
-            raise bad("method", f"must be one of {', '.join(METHODS)}, not {self.method!r}")
+        choices = {"method": METHODS, "aggregation": AGGREGATIONS}
+        for key, allowed in choices.items():
+            if getattr(self, key) not in allowed:
+                raise bad(key, f"must be one of {', '.join(allowed)}, not {getattr(self, key)!r}")
         if self.num_rounds < 1:
             raise bad("num-rounds", "must be at least 1")
         if unknown := self.regularizers - set(REGULARIZERS):
             raise bad("regularizer", f"unknown {sorted(unknown)}; use a '+'-joined subset of {REGULARIZERS}")
         if not 0 <= self.threshold <= 1:
             raise bad("threshold", "must be within [0, 1]")
-        for key in ("test_fraction", "server_test_fraction"):
+        for key in ("test_fraction", "server_test_fraction", "public_fraction", "val_fraction"):
             if not 0 <= getattr(self, key) < 1:
                 raise bad(key.replace("_", "-"), "must be within [0, 1)")
+        if self.server_test_fraction + self.public_fraction >= 1:
+            raise bad("public-fraction", "public-fraction + server-test-fraction must be below 1")
         if not 0 < self.fraction_clients <= 1:
             raise bad("fraction-clients", "must be within (0, 1]")
         if self.dirichlet_alpha <= 0:
@@ -139,10 +112,23 @@ class RunConfig:
         """What a real run needs beyond the defaults: data, an LLM and at least one SLM."""
         if not self.data_path:
             raise ConfigError("run-config 'data-path' is empty: point it at a ShareLM collection export")
-        if not self.llm and self.method in ("crosslm", "kd"):
+        if not self.llm and self.method in LLM_METHODS:
             raise ConfigError("run-config 'llm' is empty: name a transformers causal LM (name or path)")
         if not self.slm_list:
             raise ConfigError("run-config 'slms' is empty: name at least one sequence-classification model")
+
+
+def _make_class() -> type:
+    specs = [
+        (key.replace("-", "_"), type(value).__name__, dataclasses.field(default=value))
+        for key, value in defaults().items()
+    ]
+    cls = dataclasses.make_dataclass("RunConfig", specs, bases=(_Methods,))
+    cls.__module__ = __name__  # pickles (Ray, multiprocessing) find it here
+    return cls
+
+
+RunConfig: Any = _make_class()
 
 
 def _coerce(key: str, value: Any, type_name: Any) -> Any:

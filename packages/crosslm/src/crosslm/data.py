@@ -1,14 +1,14 @@
 """Client silos from a ShareLM collection export: examples, a server benchmark split, partitions.
 
-Every process (server or any client) derives the same split from the same run config and seed, so a
-client only ever materialises its own silo; nothing here sends data anywhere.
+The split is made once (`crosslm run` writes one file per client, standing in for each data owner's disk);
+a client then reads only its own file, and the server only its benchmark and public shares.
 """
 
 from __future__ import annotations
 
-import functools
+import json
 import random
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from crosslm.config import ConfigError, RunConfig
@@ -19,13 +19,15 @@ from crosslm.task import Example, Task, build_task, hf_examples
 class Silo:
     train: list[Example]
     test: list[Example]
+    val: list[Example] = field(default_factory=list)  # from the train share: early stopping
 
 
 @dataclass
 class Federation:
     task: Task
-    server_test: list[Example]
+    server_test: list[Example]  # the server's task benchmark for the LLM
     silos: list[Silo]
+    public: list[Example] = field(default_factory=list)  # text the server may train on (tiny LLMs)
 
 
 def load_task_examples(cfg: RunConfig) -> tuple[Task, list[Example]]:
@@ -64,21 +66,63 @@ def _load_hf(name_or_path: str):
 
 
 def split_federation(task: Task, examples: list[Example], cfg: RunConfig, num_clients: int) -> Federation:
+    """Server benchmark share, server public share, then the clients' silos (train / val / test)."""
     rng = random.Random(cfg.seed)
     examples = list(examples)
     rng.shuffle(examples)
     n_server = int(len(examples) * cfg.server_test_fraction)
-    server_test, rest = examples[:n_server], examples[n_server:]
+    n_public = int(len(examples) * cfg.public_fraction)
+    server_test, public = examples[:n_server], examples[n_server : n_server + n_public]
+    rest = examples[n_server + n_public :]
     if cfg.partition_by == "dirichlet":
         parts = dirichlet_partitions(rest, num_clients, cfg.dirichlet_alpha, cfg.seed)
     else:
         parts = field_partitions(rest, num_clients, cfg.partition_by)
-    silos = []
-    for i, part in enumerate(parts):
-        random.Random(cfg.seed * 1000 + i).shuffle(part)
-        n_test = max(1, round(len(part) * cfg.test_fraction)) if len(part) > 1 and cfg.test_fraction else 0
-        silos.append(Silo(train=part[n_test:], test=part[:n_test]))
-    return Federation(task, server_test, silos)
+    silos = [_silo(part, cfg, cfg.seed * 1000 + i) for i, part in enumerate(parts)]
+    return Federation(task, server_test, silos, public)
+
+
+def server_shares(cfg: RunConfig) -> Federation:
+    """What the server holds: the task, its benchmark and public shares (the silos' contents dropped)."""
+    task, examples = load_task_examples(cfg)
+    n_server = int(len(examples) * cfg.server_test_fraction)
+    n_public = int(len(examples) * cfg.public_fraction)
+    rng = random.Random(cfg.seed)
+    examples = list(examples)
+    rng.shuffle(examples)  # the same order split_federation uses
+    return Federation(task, examples[:n_server], [], examples[n_server : n_server + n_public])
+
+
+def _silo(part: list[Example], cfg: RunConfig, seed: int) -> Silo:
+    part = list(part)
+    random.Random(seed).shuffle(part)
+    n_test = max(1, round(len(part) * cfg.test_fraction)) if len(part) > 1 and cfg.test_fraction else 0
+    test, train = part[:n_test], part[n_test:]
+    n_val = round(len(train) * cfg.val_fraction) if len(train) >= 4 else 0
+    return Silo(train=train[n_val:], test=test, val=train[:n_val])
+
+
+def write_silos(cfg: RunConfig, num_clients: int, silo_dir: str | Path) -> Federation:
+    """One JSON file per client (its labels and its examples): each client's own disk, in a simulation."""
+    task, examples = load_task_examples(cfg)
+    fed = split_federation(task, examples, cfg, num_clients)
+    root = Path(silo_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    for i, silo in enumerate(fed.silos):
+        parts = {k: [asdict(e) for e in getattr(silo, k)] for k in ("train", "val", "test")}
+        body = {"labels": task.labels, **parts}
+        (root / f"client-{i}.json").write_text(json.dumps(body))
+    return fed
+
+
+def read_silo(silo_dir: str | Path, partition_id: int) -> tuple[list[str], Silo]:
+    """(labels, silo) of one client: the only data a ClientApp reads."""
+    path = Path(silo_dir) / f"client-{partition_id}.json"
+    if not path.exists():
+        raise ConfigError(f"run-config 'silo-dir': {path} does not exist (`crosslm silos` writes them)")
+    body = json.loads(path.read_text())
+    parts = {k: [Example(**e) for e in body[k]] for k in ("train", "val", "test")}
+    return body["labels"], Silo(**parts)
 
 
 def dirichlet_partitions(
@@ -107,42 +151,29 @@ def dirichlet_partitions(
 
 
 def field_partitions(examples: list[Example], num_clients: int, field_name: str) -> list[list[Example]]:
-    """Silos by a field's value (source, user_id, ...): the distinct values dealt round-robin to clients."""
+    """Silos by a field's value (source, user_id, ...), with flwr-datasets' natural-id partitioners:
+    the distinct values in groups when they divide evenly enough, else dealt round-robin to the clients."""
+    import datasets
+    from flwr_datasets.partitioner import GroupedNaturalIdPartitioner, NaturalIdPartitioner
+
     values = sorted({ex.group for ex in examples})
     if len(values) < num_clients:
         raise ConfigError(
             f"run-config 'partition-by' = {field_name!r} has {len(values)} distinct value(s), "
             f"fewer than the {num_clients} clients"
         )
+    size = len(values) // num_clients
     owner = {v: i % num_clients for i, v in enumerate(values)}
-    parts: list[list[Example]] = [[] for _ in range(num_clients)]
-    for ex in examples:
-        parts[owner[ex.group]].append(ex)
-    return parts
-
-
-@functools.lru_cache(maxsize=4)
-def _federation_cached(cfg_items: tuple, num_clients: int) -> Federation:
-    cfg = RunConfig.from_mapping(dict(cfg_items))
-    task, examples = load_task_examples(cfg)
-    return split_federation(task, examples, cfg, num_clients)
-
-
-def federation(cfg: RunConfig, num_clients: int) -> Federation:
-    """The run's federation, computed once per process (Ray reuses client actors across rounds)."""
-    keys = (
-        "data_path",
-        "task",
-        "task_field",
-        "task_labels",
-        "prompt_template",
-        "hf_text_column",
-        "hf_label_column",
-        "partition_by",
-        "dirichlet_alpha",
-        "test_fraction",
-        "server_test_fraction",
-        "max_examples",
-        "seed",
+    ds = datasets.Dataset.from_dict(
+        {
+            "idx": list(range(len(examples))),
+            "group": [ex.group for ex in examples],
+            "silo": [owner[ex.group] for ex in examples],
+        }
     )
-    return _federation_cached(tuple((k, getattr(cfg, k)) for k in keys), num_clients)
+    if len(values) // size == num_clients:
+        part = GroupedNaturalIdPartitioner("group", size, mode="allow-bigger", sort_unique_ids=True)
+    else:
+        part = NaturalIdPartitioner("silo")
+    part.dataset = ds
+    return [[examples[i] for i in part.load_partition(c)["idx"]] for c in range(num_clients)]

@@ -4,7 +4,8 @@ Server -> client (one TRAIN message a round): record "round" (ConfigRecord) with
 synthetic samples to score (text + intended label) and the accepted synthetic set to learn from; under the
 FedAvg baseline also "slm" (ArrayRecord, the global weights).
 Client -> server: "feedback" (MetricRecord: one quality score per synthetic sample) and "metrics"
-(MetricRecord: counts, local accuracy, timings, privacy spent); under FedAvg also "slm".
+(MetricRecord: counts including examples per label, local accuracy, timings, privacy spent); under FedAvg
+also "slm" (floating-point weights).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ METRIC_KEYS = frozenset(
         "num_examples",
         "num_test",
         "num_synthetic_train",
+        "label_counts",  # examples per label (numbers only): the synthetic label mix, label-weighted feedback
+        "best_epoch",
         "test_accuracy",
         "train_loss",
         "compute_s",

@@ -17,14 +17,15 @@ import subprocess
 import sys
 import tempfile
 import time
-import tomllib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from crosslm.config import ConfigError, RunConfig
+from crosslm.config import RunConfig, app_pyproject, defaults
+from crosslm.data import write_silos
+from crosslm.events import listen
 
 BIN = Path(sys.executable).parent
 
@@ -33,31 +34,8 @@ class RunFailed(RuntimeError):
     """The Flower run ended without writing its final metrics; the message holds the log's tail."""
 
 
-def app_pyproject() -> Path:
-    """The Flower app's pyproject.toml (components + `[tool.flwr.app.config]`)."""
-    here = Path(__file__).resolve()
-    for candidate in (here.parents[2] / "pyproject.toml", here.parent / "app" / "pyproject.toml"):
-        if candidate.exists() and "[tool.flwr.app]" in candidate.read_text():
-            return candidate
-    raise FileNotFoundError("the crosslm Flower app's pyproject.toml is not installed next to the package")
-
-
 def default_config() -> dict[str, Any]:
-    with app_pyproject().open("rb") as f:
-        return dict(tomllib.load(f)["tool"]["flwr"]["app"]["config"])
-
-
-def load_config_file(path: str | Path) -> dict[str, Any]:
-    path = Path(path)
-    if not path.exists():
-        raise ConfigError(f"config file {path} does not exist")
-    try:
-        with path.open("rb") as f:
-            data = tomllib.load(f)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
-    # Accept a bare table of run-config keys, or the same under [tool.flwr.app.config].
-    return dict(data.get("tool", {}).get("flwr", {}).get("app", {}).get("config", data))
+    return dict(defaults())
 
 
 def _free_port() -> int:
@@ -227,31 +205,34 @@ def run(
     client_cpus: float = 1.0,
     ray_address: str | None = None,
     ray_cpus: int | None = None,
-    on_round: Callable[[dict], None] | None = None,
+    on_event: Callable[[dict], None] | None = None,
     timeout: float | None = None,
     flwr_home: Path | None = None,
 ) -> dict:
-    """One complete run through Flower on Ray; returns the final metrics (metrics.json)."""
+    """One complete run through Flower on Ray; returns the final metrics (metrics.json).
+
+    Each client's silo is written to `<out-dir>/silos` first (unless `silo-dir` names existing ones);
+    `on_event` receives the ServerApp's progress events (crosslm.events) as they happen.
+    """
     out = Path(cfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    if not cfg.silo_dir:
+        cfg = cfg.replace(silo_dir=str(out / "silos"))
+        write_silos(cfg, num_supernodes, cfg.silo_dir)
     ray_address = ray_address or os.environ.get("RAY_ADDRESS") or None
     with contextlib.suppress(ValueError):  # SIGTERM unwinds like Ctrl-C, so the SuperLink is stopped
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    with tempfile.TemporaryDirectory(prefix="crosslm-flwr-") as tmp:
+    if not cfg.resume:  # a fresh run must not report an older run's results
+        (out / "metrics.json").unlink(missing_ok=True)
+    with tempfile.TemporaryDirectory(prefix="crosslm-flwr-") as tmp, listen(on_event or _ignore) as address:
         work = Path(tmp)
         home = flwr_home or Path(os.environ.get("FLWR_HOME") or work / "flwr-home")
         log_path = out / "flower.log"
-        if not cfg.resume:  # the watcher must not report an older run's rounds
-            (out / "metrics.json").unlink(missing_ok=True)
-            shutil.rmtree(out / "metrics", ignore_errors=True)
         with superlink(home, ray_address, out / "superlink.log") as env:
             app_dir = prepare_app(work)
-            watcher = _RoundWatcher(out / "metrics", on_round)
-            code = _run_watching(
-                lambda: flwr_run(
-                    env, app_dir, cfg.to_mapping(), num_supernodes, client_cpus, log_path, ray_cpus, timeout
-                ),
-                watcher,
+            run_config = cfg.replace(events=address).to_mapping()
+            code = flwr_run(
+                env, app_dir, run_config, num_supernodes, client_cpus, log_path, ray_cpus, timeout
             )
     final = out / "metrics.json"
     if not final.exists():
@@ -261,32 +242,8 @@ def run(
     return json.loads(final.read_text())
 
 
-class _RoundWatcher:
-    def __init__(self, metrics_dir: Path, on_round: Callable[[dict], None] | None):
-        self.dir, self.on_round, self.seen = metrics_dir, on_round, set()
-
-    def poll(self) -> None:
-        if self.on_round is None or not self.dir.exists():
-            return
-        for path in sorted(self.dir.glob("round-*.json")):
-            if path.name not in self.seen:
-                with contextlib.suppress(json.JSONDecodeError, OSError):
-                    record = json.loads(path.read_text())
-                    self.seen.add(path.name)
-                    self.on_round(record)
-
-
-def _run_watching(fn: Callable[[], int], watcher: _RoundWatcher) -> int:
-    import threading
-
-    result: dict[str, Any] = {}
-    thread = threading.Thread(target=lambda: result.update(code=fn()), daemon=True)
-    thread.start()
-    while thread.is_alive():
-        watcher.poll()
-        thread.join(timeout=0.5)
-    watcher.poll()
-    return int(result.get("code", -1))
+def _ignore(event: dict) -> None:
+    pass
 
 
 def _tail(path: Path, lines: int = 40) -> str:

@@ -14,12 +14,11 @@ from pathlib import Path
 
 import torch
 
-from crosslm.config import RunConfig
-from crosslm.data import load_task_examples, split_federation
+from crosslm.config import LLM_METHODS, RunConfig
+from crosslm.data import server_shares
+from crosslm.events import EventSink
 from crosslm.models.llm import FinetuneSettings, ServerLLM
 from crosslm.task import Example, Task
-
-LLM_METHODS = ("crosslm", "kd")
 
 
 @dataclass
@@ -28,6 +27,7 @@ class ServerState:
     pool: list[list] = field(default_factory=list)  # [text, label, quality]: what clients learn from next
     history: list[dict] = field(default_factory=list)
     initial: dict = field(default_factory=dict)  # the LLM before any round
+    label_counts: list[int] = field(default_factory=list)  # clients' examples per label, last round
 
     def save(self, path: Path) -> None:
         path.write_text(json.dumps(asdict(self)))
@@ -46,6 +46,7 @@ class ServerSide:
     general_replay: list[str]
     llm: ServerLLM | None
     state: ServerState
+    events: EventSink = field(default_factory=lambda: EventSink(""))
 
     @property
     def out(self) -> Path:
@@ -64,11 +65,12 @@ def read_general_text(path: str) -> tuple[list[str], list[str]]:
     return [d for i, d in enumerate(lines) if i % 5 == 0], [d for i, d in enumerate(lines) if i % 5]
 
 
-def setup(cfg: RunConfig) -> ServerSide:
+def setup(cfg: RunConfig, events: EventSink | None = None) -> ServerSide:
     """Task, server benchmark split, general text, the LLM; restored from the checkpoint on resume."""
     torch.manual_seed(cfg.seed)
-    task, examples = load_task_examples(cfg)
-    server_test = split_federation(task, examples, cfg, num_clients=1).server_test
+    torch.set_num_threads(1)  # the LLM's results then do not depend on the machine's core count
+    shares = server_shares(cfg)
+    task, server_test = shares.task, shares.server_test
     general_eval, general_replay = read_general_text(cfg.general_text)
     out = Path(cfg.out_dir)
     ckpt = out / "checkpoint"
@@ -84,7 +86,10 @@ def setup(cfg: RunConfig) -> ServerSide:
             lora_r=cfg.lora_r,
             checkpoint=ckpt / "llm" if resumed and (ckpt / "llm").exists() else None,
         )
-    side = ServerSide(cfg, task, server_test, general_eval, general_replay, llm, state)
+        llm.check_prompts(task)
+    side = ServerSide(
+        cfg, task, server_test, general_eval, general_replay, llm, state, events or EventSink("")
+    )
     if not resumed:
         if out.exists() and not cfg.resume:  # a fresh run does not mix with an older one's files
             for name in ("checkpoint", "clients", "metrics", "llm"):
@@ -94,13 +99,24 @@ def setup(cfg: RunConfig) -> ServerSide:
     return side
 
 
+def label_quotas(labels: list[str], counts: list[int], per_label: int) -> dict[str, int]:
+    """Samples per label for a round: `per_label` on average, split in proportion to the examples clients
+    hold of each label (add-one smoothed, at least 1 each), so the synthetic mix follows the silos' mix."""
+    if not counts or sum(counts) == 0:
+        return dict.fromkeys(labels, per_label)
+    total = per_label * len(labels)
+    smooth = [c + 1 for c in counts]
+    return {y: max(1, round(total * c / sum(smooth))) for y, c in zip(labels, smooth, strict=True)}
+
+
 def generate(side: ServerSide, rnd: int) -> list[tuple[str, str]]:
     cfg = side.cfg
     if side.llm is None:
         return []
+    counts = side.state.label_counts if cfg.label_quotas else []
     samples = side.llm.generate(
         side.task,
-        cfg.samples_per_label,
+        label_quotas(side.task.labels, counts, cfg.samples_per_label),
         cfg.max_new_tokens,
         cfg.temperature,
         cfg.top_k,
@@ -109,11 +125,28 @@ def generate(side: ServerSide, rnd: int) -> list[tuple[str, str]]:
     return [(t, y) for t, y in samples if t]
 
 
-def aggregate(feedback: list[list[float]], counts: list[int]) -> list[float]:
-    """Per-sample quality: the example-count-weighted mean of the clients' feedback."""
-    w = torch.tensor(counts, dtype=torch.float64).clamp_min(1e-12)
+def aggregate(
+    feedback: list[list[float]],
+    counts: list[int],
+    mode: str = "count-weighted",
+    label_counts: list[list[int]] | None = None,
+    intended: list[int] | None = None,
+) -> list[float]:
+    """Per-sample quality from the clients' feedback ([client][sample]).
+
+    "count-weighted": each client by its example count. "label-weighted": each client by its examples of
+    the sample's intended label (a client that never saw a label cannot judge it; where no client holds
+    the label, by example count). "median": the per-sample median, robust to one client's collapse.
+    """
     f = torch.tensor(feedback, dtype=torch.float64)
-    return ((f * w[:, None]).sum(0) / w.sum()).tolist()
+    if mode == "median":
+        return torch.quantile(f, 0.5, dim=0).tolist()  # the middle two averaged for an even count
+    w = torch.tensor(counts, dtype=torch.float64).clamp_min(1e-12)[:, None].expand_as(f)
+    if mode == "label-weighted" and label_counts is not None and intended is not None:
+        per_label = torch.tensor(label_counts, dtype=torch.float64)[:, intended]  # [client, sample]
+        held = per_label.sum(0) > 0
+        w = torch.where(held[None, :], per_label, w)
+    return ((f * w).sum(0) / w.sum(0)).tolist()
 
 
 def enhance(side: ServerSide, samples: list[tuple[str, str]], quality: list[float] | None) -> dict:
@@ -123,11 +156,23 @@ def enhance(side: ServerSide, samples: list[tuple[str, str]], quality: list[floa
     if cfg.method == "kd":  # data-free KD: every sample, unfiltered
         _extend_pool(side, [[t, y, 1.0] for t, y in samples])
         stats["accepted"] = len(samples)
+    if cfg.method == "kd-filtered" and samples:  # the server's own judge: its label scorer, no clients
+        pred = side.llm.predict_labels(side.task, [t for t, _ in samples], _progress(side, "kd filter"))
+        kept = [[t, y, 1.0] for (t, y), p in zip(samples, pred, strict=True) if p == y]
+        _extend_pool(side, kept)
+        stats["accepted"] = len(kept)
     if cfg.method == "crosslm" and quality is not None and samples:
         accepted = [[t, y, q] for (t, y), q in zip(samples, quality, strict=True) if q >= cfg.threshold]
         _extend_pool(side, accepted)
         stats["accepted"] = len(accepted)
         stats["mean_quality"] = sum(quality) / len(quality)
+        if not accepted:
+            side.events.emit(
+                "warning",
+                message=f"no synthetic sample reached threshold {cfg.threshold} (mean feedback "
+                f"{stats['mean_quality']:.3f}, best {max(quality):.3f}): nothing was learned this round; "
+                "lower 'threshold' (chance is 1/labels) or train the SLMs longer",
+            )
         settings = FinetuneSettings(
             cfg.threshold,
             cfg.negative_weight,
@@ -155,9 +200,14 @@ def evaluate_llm(side: ServerSide) -> dict:
         return {}
     texts, labels = [ex.text for ex in side.server_test], [ex.label for ex in side.server_test]
     return {
-        "llm_task_accuracy": side.llm.task_accuracy(side.task, texts, labels),
+        "llm_task_accuracy": side.llm.task_accuracy(side.task, texts, labels, _progress(side, "LLM eval")),
         "llm_general_ppl": side.llm.perplexity(side.general_eval),
     }
+
+
+def _progress(side: ServerSide, what: str):
+    """A `progress(done, total)` callback that emits "progress" events."""
+    return lambda done, total: side.events.emit("progress", what=what, done=done, total=total)
 
 
 def checkpoint(side: ServerSide, record: dict) -> None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from flwr.app import Context, Message
+import torch
+from flwr.app import ArrayRecord, Context, Message
 from flwr.clientapp import ClientApp
 
+from crosslm import protocol
+from crosslm.app import worker
 from crosslm.app.audit import audit_outgoing
-from crosslm.client import run_round
 from crosslm.config import RunConfig
 
 # Every reply passes the audit mod: with `audit-dir` set it records exactly what leaves the client.
@@ -17,5 +19,10 @@ app = ClientApp(mods=[audit_outgoing])
 def train(msg: Message, context: Context) -> Message:
     cfg = RunConfig.from_mapping(context.run_config)
     pid = int(context.node_config["partition-id"])
-    n = int(context.node_config["num-partitions"])
-    return Message(content=run_round(cfg, pid, n, msg.content), reply_to=msg)
+    content = msg.content
+    weights = None
+    if protocol.SLM_WEIGHTS in content:
+        weights = content[protocol.SLM_WEIGHTS].to_torch_state_dict()
+    feedback, metrics, out = worker.call(cfg, pid, dict(content[protocol.ROUND]), weights)
+    arrays = ArrayRecord({k: torch.as_tensor(v) for k, v in out.items()}) if out is not None else None
+    return Message(content=protocol.client_reply(feedback, metrics, arrays), reply_to=msg)

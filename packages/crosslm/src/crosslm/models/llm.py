@@ -69,20 +69,36 @@ class ServerLLM:
         self.model.eval()
 
     # ---- sampling -------------------------------------------------------------------------------
+    def check_prompts(self, task: Task) -> None:
+        """Every label's prompt must be representable: no unknown token, no two prompts alike."""
+        unk = self.tokenizer.unk_token_id
+        seen: dict[tuple, str] = {}
+        for label in task.labels:
+            ids = tuple(self.tokenizer(task.prompt(label), add_special_tokens=False)["input_ids"])
+            if unk is not None and unk in ids:
+                raise ValueError(
+                    f"the LLM's tokenizer cannot represent the prompt {task.prompt(label)!r} of label "
+                    f"{label!r} (unknown token); change 'prompt-template' or the label names"
+                )
+            if ids in seen:
+                raise ValueError(f"labels {seen[ids]!r} and {label!r} tokenize to the same prompt")
+            seen[ids] = label
+
     @torch.no_grad()
     def generate(
         self,
         task: Task,
-        per_label: int,
+        per_label: int | dict[str, int],
         max_new_tokens: int = 24,
         temperature: float = 1.0,
         top_k: int = 0,
         seed: int = 0,
         batch_size: int = 64,
     ) -> list[tuple[str, str]]:
-        """`per_label` samples for every label: (text, intended label), in label order."""
+        """Samples for every label (`per_label`: one count, or a count per label): (text, intended label)."""
         torch.manual_seed(seed)
-        prompts = [(task.prompt(label), label) for label in task.labels for _ in range(per_label)]
+        counts = per_label if isinstance(per_label, dict) else dict.fromkeys(task.labels, per_label)
+        prompts = [(task.prompt(label), label) for label in task.labels for _ in range(counts.get(label, 0))]
         out: list[tuple[str, str]] = []
         for i in range(0, len(prompts), batch_size):
             chunk = prompts[i : i + batch_size]
@@ -140,24 +156,32 @@ class ServerLLM:
 
     @torch.no_grad()
     def sequence_logprob(
-        self, prefixes: Sequence[str], texts: Sequence[str], batch_size: int = 64
+        self, prefixes: Sequence[str], texts: Sequence[str], batch_size: int = 64, progress=None
     ) -> torch.Tensor:
+        """log p(text | prefix) per row; `progress(done, total)` after every batch."""
         out = []
         for i in range(0, len(texts), batch_size):
             ids, attn, target = self._batch(prefixes[i : i + batch_size], texts[i : i + batch_size])
             logp, mask, _ = self._token_logprobs(self.model, ids, attn, target)
             out.append((logp * mask).sum(-1).cpu())
+            if progress is not None:
+                progress(min(i + batch_size, len(texts)), len(texts))
         return torch.cat(out) if out else torch.zeros(0)
 
-    def task_accuracy(self, task: Task, texts: Sequence[str], labels: Sequence[str]) -> float:
+    def predict_labels(self, task: Task, texts: Sequence[str], progress=None) -> list[str]:
         """The LLM as a classifier: argmax over labels of log p(text | label prompt)."""
         if not texts:
-            return float("nan")
+            return []
         prefixes = [task.prompt(label) for _ in texts for label in task.labels]
         flat = [t for t in texts for _ in task.labels]
-        scores = self.sequence_logprob(prefixes, flat).view(len(texts), len(task.labels)).cpu()
-        pred = scores.argmax(-1).tolist()
-        return sum(task.labels[p] == y for p, y in zip(pred, labels, strict=True)) / len(texts)
+        scores = self.sequence_logprob(prefixes, flat, progress=progress)
+        return [task.labels[p] for p in scores.view(len(texts), len(task.labels)).argmax(-1).tolist()]
+
+    def task_accuracy(self, task: Task, texts: Sequence[str], labels: Sequence[str], progress=None) -> float:
+        if not texts:
+            return float("nan")
+        pred = self.predict_labels(task, texts, progress)
+        return sum(p == y for p, y in zip(pred, labels, strict=True)) / len(texts)
 
     @torch.no_grad()
     def perplexity(self, texts: Sequence[str], batch_size: int = 64) -> float:

@@ -45,8 +45,15 @@ class ClientSLM:
         lr: float = 1e-3,
         batch_size: int = 16,
         seed: int = 0,
+        val: tuple[Sequence[str], Sequence[str]] | None = None,
     ) -> float:
-        """Weighted cross-entropy over (text, label) pairs; returns the mean loss of the last epoch."""
+        """Weighted cross-entropy over (text, label) pairs; returns the mean loss of the last epoch.
+
+        With `val` (texts, labels), the weights of the epoch with the best validation accuracy (the later
+        one on ties) are kept, and a run that starts no better than it ends cannot silently collapse:
+        `self.best_epoch` (0 = the weights before training) says which epoch won.
+        """
+        self.best_epoch = 0
         if not texts:
             return 0.0
         weights = list(weights) if weights is not None else [1.0] * len(texts)
@@ -54,9 +61,10 @@ class ClientSLM:
         order = list(range(len(texts)))
         rng = random.Random(seed)
         opt = torch.optim.AdamW(self.model.parameters(), lr=lr)
+        best = (self.accuracy(*val), 0, _copy_state(self.model)) if val and val[0] else None
         self.model.train()
         last = 0.0
-        for _ in range(epochs):
+        for epoch in range(1, epochs + 1):
             rng.shuffle(order)
             losses = []
             for i in range(0, len(order), batch_size):
@@ -71,7 +79,15 @@ class ClientSLM:
                 opt.zero_grad()
                 losses.append(loss.item())
             last = sum(losses) / len(losses)
+            if best is not None:
+                self.model.eval()
+                if (acc := self.accuracy(*val)) >= best[0]:
+                    best = (acc, epoch, _copy_state(self.model))
+                self.model.train()
         self.model.eval()
+        if best is not None:
+            self.model.load_state_dict(best[2])
+            self.best_epoch = best[1]
         return last
 
     @torch.no_grad()
@@ -98,3 +114,7 @@ class ClientSLM:
     def save(self, path: str | Path) -> None:
         self.model.save_pretrained(path)
         self.tokenizer.save_pretrained(path)
+
+
+def _copy_state(model) -> dict:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}

@@ -169,10 +169,14 @@ def build_tiny_causal_lm(
     batch_size: int = 32,
     seed: int = 0,
     progress: bool = False,
+    extra_vocab: Sequence[str] = (),
 ) -> Path:
-    """Save a tiny causal LM with a word-level tokenizer, optionally pretrained on `corpus` (one doc each)."""
+    """Save a tiny causal LM with a word-level tokenizer, optionally pretrained on `corpus` (one doc each).
+
+    `extra_vocab`: texts (label prompts) whose words the tokenizer must know even if the corpus lacks them.
+    """
     torch.manual_seed(seed)
-    tok = train_tokenizer(corpus, kind="word", vocab_size=vocab_size)
+    tok = train_tokenizer(list(corpus) + list(extra_vocab) * 2, kind="word", vocab_size=vocab_size)
     tok.padding_side = "left"  # generation continues prompts; left padding keeps them flush right
     model = AutoModelForCausalLM.from_config(causal_config(family, len(tok), tok, hidden, layers))
     if pretrain_epochs:
@@ -193,9 +197,15 @@ def pretrain(
     seed: int,
     progress: bool = False,
 ) -> float:
-    """Plain next-token training on `corpus`; returns the last epoch's mean loss."""
+    """Plain next-token training on `corpus`; returns the last epoch's mean loss.
+
+    Seeded and on one thread: the same seed gives the same weights on any machine with this torch.
+    """
     from tqdm.auto import tqdm
 
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    torch.manual_seed(seed)
     rng = random.Random(seed)
     docs = [f"{tok.bos_token} {d} {tok.eos_token}" for d in corpus]
     opt = torch.optim.AdamW(model.parameters(), lr=lr)
@@ -228,35 +238,54 @@ def pretrain(
         bar.set_postfix(loss=f"{last:.3f}")
     bar.close()
     model.eval()
+    torch.set_num_threads(threads)
     return last
 
 
 def materialize(cfg, models_dir: str | Path, progress: bool = False):
     """Build the `tiny:<family>` models a run config names (llm = "tiny:llama", slms = "tiny:bert,tiny:gpt2")
-    from the run's own data, and return the config pointing at the saved folders.
+    and return the config pointing at the saved folders.
 
-    The tiny LLM is pretrained on the conversations' text (4 of every 5 lines; the 5th is the held-out
-    general text its perplexity is measured on, written to `general.txt` when the config names none).
+    The tiny LLM sees only text the server holds: the `public-fraction` share held out before partitioning
+    (no client's private text). It is pretrained on "<label> : <text>" documents of 4 in 5 of those
+    examples and their plain text; the 5th is the held-out general text its perplexity is measured on
+    (`general.txt`, when the config names none). Its tokenizer also learns the label prompts, so that every
+    label is representable. SLM tokenizers are trained on the same public text.
     """
-    from crosslm.data import load_task_examples
+    from crosslm.config import ConfigError
+    from crosslm.data import server_shares
 
     if not cfg.llm.startswith("tiny:") and not any(s.startswith("tiny:") for s in cfg.slm_list):
         return cfg
     models_dir = Path(models_dir)
-    task, examples = load_task_examples(cfg)
-    texts = [ex.text for ex in examples]
+    shares = server_shares(cfg)
+    task, public = shares.task, shares.public
+    if len(public) < 20:
+        raise ConfigError(
+            f"run-config 'public-fraction' = {cfg.public_fraction} leaves {len(public)} examples for the "
+            "server to build tiny models from; `tiny:` models need at least 20 (e.g. public-fraction = 0.2)"
+        )
+    texts = [ex.text for ex in public]
+    prompts = [task.prompt(label) for label in task.labels]
     changes: dict = {}
     if cfg.llm.startswith("tiny:"):
         path = models_dir / f"llm-{cfg.llm[5:]}"
         if not (path / "config.json").exists():
-            corpus = [t for i, t in enumerate(texts) if i % 5]
+            train = [ex for i, ex in enumerate(public) if i % 5]
+            corpus = [f"{task.prompt(ex.label)} {ex.text}" for ex in train] + [ex.text for ex in train]
             build_tiny_causal_lm(
-                path, cfg.llm[5:], corpus, pretrain_epochs=2, seed=cfg.seed, progress=progress
+                path,
+                cfg.llm[5:],
+                corpus,
+                pretrain_epochs=3,
+                seed=cfg.seed,
+                progress=progress,
+                extra_vocab=prompts,
             )
         changes["llm"] = str(path)
         if not cfg.general_text:
             general = models_dir / "general.txt"
-            general.write_text("\n".join(texts) + "\n")
+            general.write_text("\n".join(texts) + "\n")  # read_general_text holds out every 5th line
             changes["general_text"] = str(general)
     slms = []
     for i, spec in enumerate(cfg.slm_list):

@@ -2,9 +2,10 @@
 
 - Topics own pseudo-word vocabularies (Zipf-weighted) and share function words; a sentence mixes its topic's
   words, a neighbouring topic's words (ambiguity) and function words.
-- Public text (the LLM's pretraining): "<label> : <sentence>" documents whose label header is WRONG for a
-  fraction of them, so the LLM's label-conditioned generations are imperfect; plus header-less sentences
-  (general text; a held-out part measures general perplexity).
+- Public text (the LLM's pretraining): a few "<label> : <sentence>" documents whose label header is WRONG
+  for a fraction of them, so the LLM starts as a weak label scorer and writer (room to improve); plus
+  general-domain text outside the task world (its own vocabulary, no topic words): a held-out part of it
+  measures general perplexity, the rest is the server's replay set.
 - Clients: small, clean, non-IID private sets, exported as ShareLM conversations (topic in extra["topic"]).
 """
 
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sharelm.schema import Conversation
 
@@ -57,6 +58,7 @@ class World:
     topics: list[str]
     vocab: dict[str, list[str]]
     seed: int = 0
+    general_vocab: list[str] = field(default_factory=list)  # the general domain's words (no topic's)
     topic_share: float = 0.3  # share of a sentence's words drawn from its topic
     neighbour_share: float = 0.15  # ... from the next topic (ambiguity)
 
@@ -92,7 +94,7 @@ class World:
         return [(self.sentence(t, rng), t) for t in topics]
 
     def public_corpus(self, n_headed: int, n_general: int, header_noise: float, seed: int) -> list[str]:
-        """LLM pretraining text: label-headed documents (a `header_noise` share mislabelled) + plain text."""
+        """LLM pretraining text: label-headed documents (`header_noise` mislabelled) + general text."""
         rng = random.Random(seed)
         docs = []
         for text, topic in self.labelled(n_headed, rng):
@@ -100,12 +102,21 @@ class World:
                 rng.choice([t for t in self.topics if t != topic]) if rng.random() < header_noise else topic
             )
             docs.append(f"{header} : {text}")
-        docs += [text for text, _ in self.labelled(n_general, rng)]
+        docs += self.general_text(n_general, seed=seed + 1)
         rng.shuffle(docs)
         return docs
 
     def general_text(self, n: int, seed: int) -> list[str]:
-        return [text for text, _ in self.labelled(n, random.Random(seed))]
+        """General-domain documents: the general vocabulary and function words, no topic's words."""
+        rng = random.Random(seed)
+        docs = []
+        for _ in range(n):
+            words = [
+                _zipf_pick(self.general_vocab, rng) if rng.random() < 0.5 else rng.choice(FUNCTION_WORDS)
+                for _ in range(rng.randint(8, 12))
+            ]
+            docs.append(" ".join(words))
+        return docs
 
     def conversations(self, n: int, seed: int) -> list[Conversation]:
         """Clean private examples as ShareLM conversations (a user turn and an assistant turn)."""
@@ -139,14 +150,16 @@ def _zipf_pick(words: list[str], rng: random.Random) -> str:
 def make_world(num_topics: int = 4, words_per_topic: int = 60, seed: int = 0) -> World:
     rng = random.Random(seed)
     names = ["sports", "food", "music", "travel", "science", "money", "health", "movies"][:num_topics]
-    seen: set[str] = set(FUNCTION_WORDS)
-    vocab = {}
-    for name in names:
-        words = []
-        while len(words) < words_per_topic:
+    seen: set[str] = set(FUNCTION_WORDS) | set(names)
+
+    def words(n: int) -> list[str]:
+        out = []
+        while len(out) < n:
             w = "".join(rng.choice(SYLLABLES) for _ in range(rng.randint(2, 3)))
             if w not in seen:
                 seen.add(w)
-                words.append(w)
-        vocab[name] = words
-    return World(names, vocab, seed)
+                out.append(w)
+        return out
+
+    vocab = {name: words(words_per_topic) for name in names}
+    return World(names, vocab, seed, general_vocab=words(2 * words_per_topic))

@@ -1,1 +1,0 @@
-"""Benchmarks: the baselines side by side on a controlled synthetic world, ChatterBot, and at scale."""
