@@ -81,8 +81,8 @@ bench-chat: install
 # on a throwaway PostgreSQL: table (results.md), JSON, PNG and py-spy profiles in services/collector/benchmarks.
 .PHONY: bench-collector
 bench-collector: install
-	$(BIN)/pip install -q -e "services/collector[bench]"
-	nice -n 10 $(BIN)/sharelm-collector bench --seconds 15 --out services/collector/benchmarks $(BENCH_ARGS)
+	$(BIN)/pip install -q -r services/collector/benchmarks/requirements.txt
+	nice -n 10 $(BIN)/python services/collector/benchmarks/run.py --seconds 15 --out services/collector/benchmarks $(BENCH_ARGS)
 
 # CrossLM: Standalone, FedAvg, data-free KD and CrossLM side by side (real Flower-on-Ray runs) on the controlled
 # synthetic world and on ChatterBot, then time per round at 10 and 100 clients: packages/crosslm/benchmarks.

@@ -18,6 +18,13 @@ python3 -m venv "$venv"
 (cd "$(dirname "$venv")" && "$venv/bin/pip" install -q --find-links "$dist" "sharelm-collector==${versions[0]}" >install.log 2>&1) \
   || { tail -30 "$(dirname "$venv")/install.log" >&2; exit 1; }
 "$venv/bin/sharelm-collector" --help >/dev/null
+# Heavy libraries only behind extras: the collector alone brings no pyarrow/pandas, and its export says so.
+"$venv/bin/python" -c "import importlib.util as u, sys; sys.exit(any(u.find_spec(m) for m in ('pyarrow', 'pandas')))" \
+  || { echo "sharelm-collector pulled pyarrow or pandas without the [export] extra" >&2; exit 1; }
+if msg=$(cd "$(dirname "$venv")" && "$venv/bin/sharelm-collector" export x.parquet 2>&1); then
+  echo "export to parquet without the [export] extra should fail" >&2; exit 1
+fi
+grep -q '\[export\] extra' <<<"$msg" || { echo "unexpected export message: $msg" >&2; exit 1; }
 "$venv/bin/python" -c "import sharelm, sharelm_collector; print('wheelhouse install ok:', sharelm.__file__)"
 rm -rf "$(dirname "$venv")"
 echo "dist ok: ${#names[@]} packages at ${versions[0]}, siblings pinned"

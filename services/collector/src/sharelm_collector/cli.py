@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import importlib.util
 import os
 import shutil
 import tempfile
@@ -89,6 +90,12 @@ def export(
     """Write every stored conversation as a Hugging Face dataset in the ShareLM schema (sharelm.export)."""
     if format not in (None, "arrow", "parquet", "jsonl"):
         raise typer.BadParameter(f"{format!r}: use arrow, parquet or jsonl", param_hint="--format")
+    jsonl = format == "jsonl" or (format is None and ".jsonl" in out.name.lower())
+    if not jsonl and importlib.util.find_spec("datasets") is None:  # parquet and datasets dirs: the extra
+        typer.echo('error: parquet and dataset exports need the [export] extra: pip install '
+                   '"sharelm-collector[export]" (from a checkout: "./services/collector[export]"); '
+                   "a .jsonl export needs nothing more", err=True)
+        raise typer.Exit(2)
     from sharelm import Conversation
     from sharelm.export import save_dataset
     from sharelm_collector import crud
@@ -99,31 +106,3 @@ def export(
     n = save_dataset(convs, out, format=format)
     db.dispose()
     typer.echo(f"exported {n} conversations to {out}")
-
-
-@app.command()
-def bench(
-    backends: str = typer.Option("sqlite,postgres", help="Comma-separated: sqlite, postgres"),
-    clients: str = typer.Option("1,16,64", help="Comma-separated concurrency levels"),
-    seconds: float = typer.Option(5.0, min=1.0, help="Measured seconds per level"),
-    warmup: float = typer.Option(1.0, min=0.0),
-    workers: int = typer.Option(2, min=1, help="uvicorn workers"),
-    route: str = typer.Option("v1", help="v1 (POST /v1/conversations, token) or plugin (POST /api/endpoint)"),
-    out: Path = typer.Option(Path("bench-results/collector"), help="Where results, plot and profiles go"),
-    profile: bool = typer.Option(True, "--profile/--no-profile", help="py-spy profile at the top level"),
-) -> None:
-    """Upload throughput and latency from a separate load process (servers and PostgreSQL started here)."""
-    from sharelm_collector.bench.run import main
-
-    names = [b.strip() for b in backends.split(",") if b.strip()]
-    for b in names:
-        if b not in ("sqlite", "postgres"):
-            raise typer.BadParameter(f"{b!r}: use sqlite or postgres", param_hint="--backends")
-    if route not in ("v1", "plugin"):
-        raise typer.BadParameter(f"{route!r}: use v1 or plugin", param_hint="--route")
-    try:
-        levels = [int(c) for c in clients.split(",")]
-    except ValueError:
-        raise typer.BadParameter(f"{clients!r}: comma-separated integers", param_hint="--clients") from None
-    main(backends=names, clients=levels, seconds=seconds, warmup=warmup, workers=workers, route=route,
-         out=out, with_profile=profile)

@@ -2,7 +2,7 @@
 ~1 KB conversation per request, timing every request. Kept minimal (no HTTP library) so that the client,
 which shares the machine's cores with the server, costs as little CPU as possible.
 
-    python -m sharelm_collector.bench.load --url http://127.0.0.1:8000 --token T --clients 16 --seconds 5
+    python collector_bench/load.py --url http://127.0.0.1:8000 --token T --clients 16 --seconds 5
 prints one JSON object: requests, errors, throughput, latency percentiles (ms), the client's CPU seconds."""
 
 from __future__ import annotations

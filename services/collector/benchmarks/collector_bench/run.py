@@ -1,5 +1,6 @@
-"""`sharelm-collector bench`: the server on SQLite and on a throwaway PostgreSQL, a separate load process at
-several concurrencies, CPU seconds of server, database and client per run, a table, a plot and a profile."""
+"""The collector benchmark (`run.py` beside this package): the server on SQLite and on a throwaway
+PostgreSQL, a separate load process at several concurrencies, CPU seconds of server, database and client
+per run, a table, a plot and a profile."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from pathlib import Path
 import httpx
 import psutil
 
-from sharelm_collector.bench import profile
+from collector_bench import profile
 from sharelm_collector.devtools.postgres import PostgresCluster
 from sharelm_collector.devtools.server import CollectorServer
 
@@ -51,7 +52,7 @@ def postmaster_pid(cluster: PostgresCluster) -> int:
 
 def run_load(url: str, token: str, clients: int, seconds: float, warmup: float, route: str) -> dict:
     out = subprocess.run(
-        [sys.executable, "-m", "sharelm_collector.bench.load", "--url", url, "--token", token,
+        [sys.executable, str(Path(__file__).with_name("load.py")), "--url", url, "--token", token,
          "--clients", str(clients), "--seconds", str(seconds), "--warmup", str(warmup), "--route", route],
         check=True, capture_output=True, text=True, timeout=seconds + warmup + 120,
     )
