@@ -44,8 +44,8 @@ for family in ("llama", "mistral", "qwen2"):
                 assert not torch.allclose(permuted, batched[:1], atol=1e-4), "chunk order lost"
             # 4. a ContextCache extended twice equals encoding all chunks at once
             cache = model.new_context_cache()
-            cache.extend(chunks[0, :2])
-            cache.extend(chunks[0, 2:])
+            model.extend_context(cache, chunks[0, :2])
+            model.extend_context(cache, chunks[0, 2:])
             e4 = close(model(ids[:1], context_cache=cache).logits, batched[:1], dtype)
         # 5. generate() with the tree cached equals greedy step-by-step recomputation (fp32 only: argmax ties)
         if dtype == torch.float32:

@@ -39,11 +39,11 @@ def test_context_cache_extends_without_re_encoding(model, tokens):
     chunks = tokens(5, 64)
     cache = model.new_context_cache()
     assert isinstance(cache, ContextCache) and cache.num_chunks == 0 and cache.nbytes() == 0
-    cache.extend(chunks[:3])
+    model.extend_context(cache, chunks[:3])
     size_after_three = cache.nbytes()
     calls, handle = count_lower_calls(model)
     try:
-        cache.extend(chunks[3:])
+        model.extend_context(cache, chunks[3:])
     finally:
         handle.remove()
     assert len(calls) == 1 and cache.num_chunks == 5
@@ -67,7 +67,7 @@ def test_context_cache_extends_without_re_encoding(model, tokens):
 
 def test_context_cache_is_shared_by_a_batch(model, tokens):
     chunks, ids = tokens(2, 64), tokens(3, 5)
-    cache = model.new_context_cache().extend(chunks)
+    cache = model.extend_context(model.new_context_cache(), chunks)
     with torch.no_grad():
         batched = model(ids, context_cache=cache).logits
         expected = model(ids, context_input_ids=chunks[None].expand(3, -1, -1)).logits
@@ -77,9 +77,9 @@ def test_context_cache_is_shared_by_a_batch(model, tokens):
 def test_context_cache_rejects_bad_chunks(model, tokens):
     cache = model.new_context_cache()
     with pytest.raises(ValueError, match=r"\[N, 64\]"):
-        cache.extend(tokens(2, 10))
+        model.extend_context(cache, tokens(2, 10))
     with pytest.raises(ValueError, match="token ids"):
-        cache.extend(torch.full((1, 64), 10_000))
+        model.extend_context(cache, torch.full((1, 64), 10_000))
     with pytest.raises(ValueError, match="either"):
         model(tokens(1, 3), context_cache=cache, context_input_ids=tokens(1, 1, 64))
 
@@ -89,7 +89,7 @@ def test_query_policy_cache_matches_batched_forward(tokens):
         tiny_sharedllm("qwen2", selection_policy="query", tree_height=2, kv_per_node=8)
     )
     chunks, ids = tokens(3, 64), tokens(1, 9)
-    cache = model.new_context_cache().extend(chunks[:1]).extend(chunks[1:])
+    cache = model.extend_context(model.extend_context(model.new_context_cache(), chunks[:1]), chunks[1:])
     with torch.no_grad():
         from_cache = model(ids, context_cache=cache).logits
         from_ids = model(ids, context_input_ids=chunks[None]).logits
@@ -100,13 +100,28 @@ def test_query_policy_cache_matches_batched_forward(tokens):
     assert generated.shape == (1, 13)
 
 
-def test_forward_accepts_past_key_values_and_returns_a_loss(model, tokens):
+def test_context_cache_encodes_deterministically_in_train_mode(tokens):
+    """A cache never sees split noise: extended while the model is in train mode, it equals eval mode."""
+    model = randomize_injection(tiny_sharedllm("llama"))
+    chunks, ids = tokens(3, 64), tokens(1, 8)
+    model.set_selection(split_noise_sigma=0.4)
+    expected = model.extend_context(model.new_context_cache(), chunks)
+    model.train()
+    torch.manual_seed(1)
+    in_train = model.extend_context(model.new_context_cache(), chunks)
+    model.eval()
+    with torch.no_grad():
+        noisy = model(ids, context_input_ids=chunks[None]).logits  # eval: no noise either
+    assert all(torch.equal(a, b) for a, b in zip(expected.layers()[0], in_train.layers()[0], strict=True))
+    with torch.no_grad():
+        assert torch.equal(model(ids, context_cache=in_train).logits, noisy)
+
+
+def test_forward_continues_a_cache_and_returns_a_loss(model, tokens):
     ids, chunks = tokens(1, 10), tokens(1, 2, 64)
     with torch.no_grad():
         full = model(ids, context_input_ids=chunks, labels=ids)
         prefix = model(ids[:, :6], context_input_ids=chunks, use_cache=True)
-        rest = model(
-            ids[:, 6:], past_key_values=prefix.cache, injected_context=prefix.injected_context, use_cache=True
-        )
+        rest = model(ids[:, 6:], cache=prefix.cache, injected_context=prefix.injected_context, use_cache=True)
     assert full.loss is not None and torch.isfinite(full.loss)
     assert torch.allclose(rest.logits, full.logits[:, 6:], atol=1e-5)

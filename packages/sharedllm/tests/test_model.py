@@ -13,7 +13,9 @@ FAMILIES = ["llama", "mistral", "qwen2"]
 @pytest.mark.parametrize("family", FAMILIES)
 def test_untrained_model_gives_base_logits(family, tokens):
     base = tiny_base_model(family, num_hidden_layers=3, tie_word_embeddings=family == "qwen2")
-    model = SharedLLMForCausalLM.from_base(base, num_injection_layers=2, chunk_size=32, kv_per_node=2).eval()
+    model = SharedLLMForCausalLM.from_base(
+        copy.deepcopy(base), num_injection_layers=2, chunk_size=32, kv_per_node=2
+    ).eval()
     ids, chunks = tokens(2, 12), tokens(2, 3, 32)
     with torch.no_grad():
         expected = base(ids).logits

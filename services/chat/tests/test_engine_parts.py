@@ -75,8 +75,8 @@ def test_sampling_top_p_and_seed():
 def test_context_store_lru_by_bytes(sharedllm_loaded):
     lm = sharedllm_loaded
     chunks = torch.randint(0, 256, (4, lm.chunk_size))
-    probe = lm.new_context_cache().extend(chunks[:1]).nbytes()
-    store = ContextStore(lm.new_context_cache, max_bytes=5 * probe)
+    probe = lm.sharedllm.extend_context(lm.new_context_cache(), chunks[:1]).nbytes()
+    store = ContextStore(lm.sharedllm, max_bytes=5 * probe)
     a, _ = store.acquire("a", chunks[:2])
     store.release(a)
     a2, _ = store.acquire("a", chunks[:3])  # grows: only the third chunk is encoded
@@ -92,7 +92,7 @@ def test_context_store_lru_by_bytes(sharedllm_loaded):
 
 def _generate(loaded, prompts: list[list[int]], batch: bool) -> list[str]:
     """Run prompts through a Scheduler at once; each request's text."""
-    store = ContextStore(loaded.new_context_cache, max_bytes=2**30)
+    store = ContextStore(loaded.sharedllm, max_bytes=2**30)
     scheduler = Scheduler(loaded, store, max_active=len(prompts), max_queue=len(prompts), batch_decode=batch)
     scheduler.start()
     inboxes = []

@@ -7,6 +7,8 @@ from typing import Literal
 from transformers import AutoConfig, PretrainedConfig
 from transformers.configuration_utils import SubConfigSpec
 
+from sharedllm.tree.context_tree import kv_per_chunk
+
 SELECTION_POLICIES = ("right", "query")
 
 
@@ -23,6 +25,13 @@ class SharedLLMConfig(PretrainedConfig):
         last-position hidden state is most similar to the query's).
     upper_window: the longest running text the upper model is meant to read; the rest goes into chunks.
     encode_batch_chunks: chunks encoded by the lower model at once (bounds memory at long contexts).
+    chunk_positions: True (the paper): every kept key of chunk i is the lower layer's raw key rotated to
+        position i, queries at position n (after the last chunk). False (the paper's ablation): kept keys keep
+        their in-chunk positions and queries sit at chunk_size, so chunk order is invisible.
+    injection_layers: the upper layers that get cross-attention (None: the bottom M, as in the paper; the
+        ablation puts them elsewhere, e.g. the top M). The k-th of them reads lower layer k.
+    share_lower_weights: the lower model runs the upper model's own bottom M layers (one set of weights).
+        False keeps a separate frozen copy, needed only when the upper bottom layers train (preset "all").
     """
 
     model_type = "sharedllm"
@@ -37,6 +46,9 @@ class SharedLLMConfig(PretrainedConfig):
     selection_policy: Literal["right", "query"] = "right"
     upper_window: int = 4096
     encode_batch_chunks: int = 16
+    chunk_positions: bool = True
+    injection_layers: list[int] | None = None
+    share_lower_weights: bool = True
 
     def __post_init__(self, **kwargs):
         super().__post_init__(**kwargs)
@@ -67,11 +79,25 @@ class SharedLLMConfig(PretrainedConfig):
             raise ValueError(f"split_noise_sigma must be in [0, 1), got {self.split_noise_sigma}")
         if self.upper_window < 1 or self.encode_batch_chunks < 1:
             raise ValueError("upper_window and encode_batch_chunks must be positive")
+        if self.injection_layers is not None:
+            ids = list(self.injection_layers)
+            if len(ids) != self.num_injection_layers or len(set(ids)) != len(ids):
+                raise ValueError(
+                    f"injection_layers must be {self.num_injection_layers} distinct layer indices, got {ids}"
+                )
+            if min(ids) < 0 or max(ids) >= layers:
+                raise ValueError(f"injection_layers must lie in [0, {layers}), got {ids}")
+
+    @property
+    def injection_layer_ids(self) -> list[int]:
+        """Upper layers with cross-attention, in order: the k-th reads the lower model's layer k."""
+        if self.injection_layers is None:
+            return list(range(self.num_injection_layers))
+        return sorted(self.injection_layers)
 
     @property
     def kv_per_chunk(self) -> int:
-        """Keys kept per chunk: two leaves plus one preserved sibling per level above them."""
-        return self.kv_per_node * (self.tree_height + 1)
+        return kv_per_chunk(self.kv_per_node, self.tree_height)
 
     def get_text_config(self, decoder=None, encoder=None) -> PretrainedConfig:
         # Generation and cache code read vocab size, layer count and layer types from the text config.

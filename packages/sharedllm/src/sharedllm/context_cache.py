@@ -1,93 +1,74 @@
-"""ContextCache: a chat's past context, encoded once and grown chunk by chunk."""
+"""ContextCache: one chat's encoded context, stored and grown chunk by chunk.
+
+Like transformers' `Cache` classes it only stores and concatenates tensors; the model encodes
+(`model.extend_context(cache, chunks)`) and reads it (`model(..., context_cache=cache)`).
+"""
 
 from __future__ import annotations
 
 import torch
 
-from sharedllm.model.injected_context import InjectedContext
-from sharedllm.model.modeling import EncodedChunks, SharedLLMForCausalLM
-
 
 class ContextCache:
-    """Holds one context's chunks as the model will read them; `extend` encodes only the new chunks.
+    """Per injection layer keys and values of one context, appended in chunk order.
 
-    With the `right` policy the tree selection does not depend on the query, so only the compressed keys and
-    values are kept (kv_per_chunk per chunk). The query-aware policy picks nodes per query, so it keeps the
-    lower model's full keys/values and probe states and compresses them for each new query.
-    Counters `encode_calls` and `chunks_encoded` say how much encoding work the cache has done.
+    compressed=True (the `right` policy: the selection does not depend on the query): the kept keys, already
+    rotated to their chunk positions, as one row [1, kv_heads, num_chunks * kv_per_chunk, head_dim].
+    compressed=False (the query-aware policy picks nodes per query): the lower model's raw keys, values and
+    probe states of every chunk, [num_chunks, kv_heads, chunk_size, head_dim], compressed for each query.
+    Counters `encode_calls` and `chunks_encoded` say how much encoding work went into the cache.
     """
 
-    def __init__(self, model: SharedLLMForCausalLM):
-        self.model = model
+    def __init__(self, num_layers: int, compressed: bool = True):
+        self.compressed = compressed
         self.num_chunks = 0
         self.encode_calls = 0
         self.chunks_encoded = 0
-        self._keys: list[list[torch.Tensor]] = [[] for _ in range(model.config.num_injection_layers)]
-        self._values: list[list[torch.Tensor]] = [[] for _ in range(model.config.num_injection_layers)]
+        self._keys: list[list[torch.Tensor]] = [[] for _ in range(num_layers)]
+        self._values: list[list[torch.Tensor]] = [[] for _ in range(num_layers)]
         self._probes: list[torch.Tensor] = []
-        self._joined: InjectedContext | None = None
 
-    def extend(self, chunks: torch.Tensor) -> ContextCache:
-        """Append [N, chunk_size] token ids (oldest first) after the chunks already held."""
-        chunks = self._check(chunks)
-        if chunks.shape[0] == 0:
-            return self
-        positions = torch.arange(self.num_chunks, self.num_chunks + chunks.shape[0], device=chunks.device)
-        if self.model.tree.needs_query:
-            encoded = self.model.encode_chunks(chunks)
-            keys, values = encoded.keys, encoded.values
-            self._probes.append(encoded.probe)
-        else:  # stored as [1, H, n*S, D] rows, the layout cross-attention reads
-            keys, values = self.model.compress_chunks(chunks, positions)
-            keys, values = [_as_row(k) for k in keys], [_as_row(v) for v in values]
-        for idx in range(len(self._keys)):
+    @property
+    def num_layers(self) -> int:
+        return len(self._keys)
+
+    @property
+    def _dim(self) -> int:
+        return 2 if self.compressed else 0
+
+    def append(
+        self,
+        keys: list[torch.Tensor],
+        values: list[torch.Tensor],
+        num_chunks: int,
+        probe: torch.Tensor | None = None,
+    ) -> ContextCache:
+        """Store `num_chunks` newly encoded chunks after those already held."""
+        if len(keys) != self.num_layers or len(values) != self.num_layers:
+            raise ValueError(f"expected keys and values for {self.num_layers} layers")
+        if not self.compressed and probe is None:
+            raise ValueError("an uncompressed cache stores the chunks' probe states too")
+        for idx in range(self.num_layers):
             self._keys[idx].append(keys[idx])
             self._values[idx].append(values[idx])
-        self.num_chunks += chunks.shape[0]
+        if probe is not None:
+            self._probes.append(probe)
+        self.num_chunks += num_chunks
         self.encode_calls += 1
-        self.chunks_encoded += chunks.shape[0]
-        self._joined = None
+        self.chunks_encoded += num_chunks
         return self
 
-    def _check(self, chunks) -> torch.LongTensor:
-        chunks = torch.as_tensor(chunks, dtype=torch.long, device=self.model.device)
-        chunk_size = self.model.config.chunk_size
-        if chunks.dim() != 2 or chunks.shape[1] != chunk_size:
-            raise ValueError(f"chunks must be [N, {chunk_size}] token ids, got shape {tuple(chunks.shape)}")
-        vocab = self.model.config.base_config.vocab_size
-        if chunks.numel() and (int(chunks.min()) < 0 or int(chunks.max()) >= vocab):
-            raise ValueError(f"chunk token ids must be in [0, {vocab})")
-        return chunks
+    def layers(self) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """Every layer's keys and values joined (kept as one tensor each afterwards: one copy, not two)."""
+        self._keys = [[torch.cat(parts, dim=self._dim)] for parts in self._keys]
+        self._values = [[torch.cat(parts, dim=self._dim)] for parts in self._values]
+        return [parts[0] for parts in self._keys], [parts[0] for parts in self._values]
 
-    def injected_context(self, query: torch.Tensor | None = None) -> InjectedContext | None:
-        """The context as cross-attention reads it (batch of one, broadcast to any batch)."""
-        if self.num_chunks == 0:
+    def probe(self) -> torch.Tensor | None:
+        if not self._probes:
             return None
-        if self.model.tree.needs_query:
-            return self._select_for_query(query)
-        if self._joined is None:
-            keys = [torch.cat(k, dim=2) for k in self._keys]
-            values = [torch.cat(v, dim=2) for v in self._values]
-            self._keys, self._values = [[k] for k in keys], [[v] for v in values]  # one copy, not two
-            self._joined = self._as_context(keys, values)
-        return self._joined
-
-    def _select_for_query(self, query: torch.Tensor | None) -> InjectedContext:
-        if query is None:
-            raise ValueError("the query-aware policy needs the query's state to read a ContextCache")
-        if query.shape[0] != 1:
-            raise ValueError("a ContextCache holds one context: use batch size 1 with the query-aware policy")
-        encoded = EncodedChunks(
-            [torch.cat(k) for k in self._keys], [torch.cat(v) for v in self._values], torch.cat(self._probes)
-        )
-        positions = torch.arange(self.num_chunks, device=query.device)
-        keys, values = self.model.compress(encoded, positions, query.expand(self.num_chunks, -1))
-        return self._as_context([_as_row(k) for k in keys], [_as_row(v) for v in values])
-
-    def _as_context(self, keys: list[torch.Tensor], values: list[torch.Tensor]) -> InjectedContext:
-        position = torch.tensor([[self.num_chunks]], device=keys[0].device)
-        cos, sin = self.model._rotation(keys[0], position)
-        return InjectedContext(keys, values, None, cos, sin)
+        self._probes = [torch.cat(self._probes)]
+        return self._probes[0]
 
     def nbytes(self) -> int:
         """Bytes held by the cached tensors."""
@@ -99,8 +80,3 @@ class ContextCache:
             f"ContextCache(num_chunks={self.num_chunks}, encode_calls={self.encode_calls}, "
             f"chunks_encoded={self.chunks_encoded}, nbytes={self.nbytes()})"
         )
-
-
-def _as_row(chunks: torch.Tensor) -> torch.Tensor:
-    """[N, H, S, D] per-chunk keys -> one row [1, H, N*S, D], chunk-major like a batched forward pass."""
-    return chunks.permute(1, 0, 2, 3).reshape(1, chunks.shape[1], -1, chunks.shape[3])

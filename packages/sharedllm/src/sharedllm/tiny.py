@@ -81,7 +81,7 @@ def randomize_injection(model, std: float = 0.3, seed: int = 7):
     tiny untrained model's output visibly depends on its context (tests and demos)."""
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
-        for layer in model.upper_decoder.layers[: model.config.num_injection_layers]:
-            weight = layer.cross_attn.o_proj.weight
+        for idx in model.config.injection_layer_ids:
+            weight = model.upper_decoder.layers[idx].cross_attn.o_proj.weight
             weight.copy_((torch.randn(weight.shape, generator=generator) * std).to(weight))
     return model

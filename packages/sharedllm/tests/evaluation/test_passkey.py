@@ -40,10 +40,11 @@ def test_sharedllm_generation_reads_the_context_chunks_through_a_cache():
 
     model.new_context_cache = recording
     answer = generate_answer("sharedllm", prompt, max_new_tokens=3, window=64, model=model)
-    assert len(answer) == 3 and caches[0].num_chunks == (200 - 64) // 32 and caches[0].encode_calls == 1
-    # Untrained (o_proj = 0), SharedLLM generates exactly what its base model generates from the window.
+    # The serving layout: 200 + 3 new tokens over a 64-token window -> ceil(139 / 32) = 5 chunks, 40 up.
+    assert len(answer) == 3 and caches[0].num_chunks == 5 and caches[0].encode_calls == 1
+    # Untrained (o_proj = 0), SharedLLM generates exactly what its base model generates from the running text.
     base = tiny_base_model(seed=0)
-    assert answer == generate_answer("truncated", prompt, max_new_tokens=3, window=64, model=base)
+    assert answer == generate_answer("truncated", prompt, max_new_tokens=3, window=40, model=base)
 
 
 def test_accuracy_grid_and_heat_map(tokenizer, tmp_path):

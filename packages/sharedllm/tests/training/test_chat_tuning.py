@@ -24,9 +24,15 @@ def test_long_chats_put_early_turns_in_chunks_and_learn_only_replies(tokenizer):
     dataset = chat_examples([(ids, labels)], chunk_size=32, upper_len=64, max_chunks=8)
     ex = dataset[0]
     assert ex.context_input_ids.shape[0] >= 1  # the chat is longer than the upper window
-    assert ex.input_ids.numel() == 64 and torch_equal_tail(ids, ex.input_ids)
+    # the serving layout: start-anchored chunks, the rest (33 to 64 tokens) up
+    assert 33 <= ex.input_ids.numel() <= 64 and torch_equal_tail(ids, ex.input_ids)
+    assert (ids.numel() - ex.input_ids.numel()) % 32 == 0  # whole chunks from the start before it
     learnt = tokenizer.decode(ex.labels[ex.labels != -100])
     assert "json.loads" in learnt and "question" not in learnt
+    # the query span ends before the last answer: it reads the last question, not the reply
+    query = tokenizer.decode(ex.input_ids[: ex.query_end + 1])
+    assert query.endswith("json number 5?</s>\n<|assistant|>\n")  # the generation header, as served
+    assert "item 5" not in query and int(ex.labels[ex.query_end]) == -100
 
 
 def torch_equal_tail(full, tail) -> bool:

@@ -25,9 +25,7 @@ class AppState:
         self.loaded = loaded
         self.metrics = Metrics()
         self.started_at = int(time.time())
-        self.contexts = ContextStore(
-            loaded.new_context_cache if loaded.supports_context else None, settings.cache_max_bytes
-        )
+        self.contexts = ContextStore(loaded.sharedllm, settings.cache_max_bytes)
         self.conversations = ConversationStore(settings.max_conversations)
         self.scheduler = Scheduler(
             loaded,

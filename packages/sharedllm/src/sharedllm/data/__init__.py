@@ -1,6 +1,6 @@
 """Long-document data for SharedLLM: sources, an offline code corpus, a tokenizer, and chunked examples."""
 
-from sharedllm.data.chunking import ChunkedExample, chunk_document, collate_chunked, split_for_sharedllm
+from sharedllm.data.chunking import ChunkedExample, chunk_document, collate_chunked, layout_example
 from sharedllm.data.corpus import CodeCorpus, python_source_corpus
 from sharedllm.data.sources import load_texts
 
@@ -9,7 +9,7 @@ __all__ = [
     "CodeCorpus",
     "chunk_document",
     "collate_chunked",
+    "layout_example",
     "load_texts",
     "python_source_corpus",
-    "split_for_sharedllm",
 ]

@@ -1,14 +1,18 @@
-"""Cut token sequences into SharedLLM examples: n context chunks for the lower model + an upper segment.
+"""SharedLLM training examples, laid out exactly as serving lays out a prompt (`sharedllm.layout`).
 
 The paper's layout is X = [X_C ; X_D]: the past context X_C in non-overlapping chunks of equal length, the
-running text X_D (the most recent tokens) for the upper model, whose loss is the training signal.
+running text X_D (the most recent tokens) for the upper model, whose loss is the training signal. Chunks are
+start-anchored and the running text takes what follows the last whole chunk, as in a served chat.
 """
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 
 import torch
+
+from sharedllm.layout import layout_prompt, sample_running_length
 
 IGNORE_INDEX = -100  # transformers' label value for "no loss here"
 
@@ -16,34 +20,46 @@ IGNORE_INDEX = -100  # transformers' label value for "no loss here"
 @dataclass
 class ChunkedExample:
     context_input_ids: torch.Tensor  # [N, C], N >= 0 complete chunks, oldest first
-    input_ids: torch.Tensor  # [U] the upper segment
+    input_ids: torch.Tensor  # [U] the running text (upper segment)
     labels: torch.Tensor  # [U] input_ids, or IGNORE_INDEX where no loss is taken
+    query_end: int | None = None  # last position of the query span in input_ids (None: the last token)
 
     @property
     def num_tokens(self) -> int:
         return self.context_input_ids.numel() + self.input_ids.numel()
 
 
-def split_for_sharedllm(
+def query_end_before_answer(labels: torch.Tensor) -> int:
+    """The query span of a chat example ends right before its last answer (the last run of labelled
+    tokens): the state that selects the context never reads the answer it is trained to produce."""
+    labelled = (labels != IGNORE_INDEX).nonzero().flatten()
+    if labelled.numel() == 0:
+        return labels.numel() - 1
+    gaps = (labelled[1:] - labelled[:-1] > 1).nonzero().flatten()
+    start = int(labelled[gaps[-1] + 1]) if gaps.numel() else int(labelled[0])
+    return max(start - 1, 0)
+
+
+def layout_example(
     tokens: torch.Tensor,
     chunk_size: int,
-    upper_len: int,
+    upper_window: int,
     labels: torch.Tensor | None = None,
     max_chunks: int | None = None,
+    query_before_answer: bool = False,
 ) -> ChunkedExample:
-    """The last upper_len tokens go up; the context before them is cut into complete chunks ending right
-    before the upper segment (the oldest remainder, shorter than a chunk, is dropped)."""
-    if chunk_size <= 0 or upper_len <= 0:
-        raise ValueError(f"chunk_size ({chunk_size}) and upper_len ({upper_len}) must be positive")
+    """One example in the serving layout; with max_chunks, only the most recent chunks are kept (whole
+    chunks dropped from the start, so the others keep their boundaries)."""
     tokens = torch.as_tensor(tokens, dtype=torch.long)
     labels = tokens.clone() if labels is None else torch.as_tensor(labels, dtype=torch.long)
-    upper_len = min(upper_len, tokens.numel())
-    context = tokens[: tokens.numel() - upper_len]
-    n = context.numel() // chunk_size
+    layout = layout_prompt(tokens, chunk_size, upper_window)
+    context = layout.context
     if max_chunks is not None:
-        n = min(n, max_chunks)
-    chunks = context[context.numel() - n * chunk_size :].view(n, chunk_size)
-    return ChunkedExample(chunks, tokens[-upper_len:], labels[-upper_len:])
+        context = context[context.shape[0] - min(max_chunks, context.shape[0]) :]
+    cut = layout.num_chunks * chunk_size
+    running_labels = labels[cut:]
+    query_end = query_end_before_answer(running_labels) if query_before_answer else None
+    return ChunkedExample(context, layout.running, running_labels, query_end)
 
 
 def chunk_document(
@@ -53,31 +69,34 @@ def chunk_document(
     upper_len: int,
     min_chunks: int = 1,
     labels: torch.Tensor | None = None,
+    seed: int = 0,
 ) -> list[ChunkedExample]:
-    """Non-overlapping training windows of n_chunks * chunk_size + upper_len tokens over one document.
+    """Non-overlapping training windows over one document, each n_chunks chunks + a running text whose
+    length is drawn as serving produces them (uniform over (upper_len - chunk_size, upper_len]).
 
     The tail of the document becomes one more window with fewer chunks when it still holds min_chunks
     chunks, so short documents are used too (batches then mix rows with different chunk counts).
     """
     tokens = torch.as_tensor(tokens, dtype=torch.long)
     labels = tokens if labels is None else torch.as_tensor(labels, dtype=torch.long)
-    window = n_chunks * chunk_size + upper_len
+    rng = random.Random(seed)
     examples = []
     start = 0
     while start < tokens.numel():
-        piece = tokens[start : start + window]
-        if piece.numel() < min_chunks * chunk_size + upper_len:
+        window = n_chunks * chunk_size + sample_running_length(chunk_size, upper_len, rng)
+        end = start + window
+        example = layout_example(tokens[start:end], chunk_size, upper_len, labels[start:end])
+        if example.context_input_ids.shape[0] < min_chunks:
             break
-        examples.append(
-            split_for_sharedllm(piece, chunk_size, upper_len, labels=labels[start : start + window])
-        )
-        start += window
+        examples.append(example)
+        start = end
     return examples
 
 
 def collate_chunked(examples: list[ChunkedExample], pad_token_id: int = 0) -> dict[str, torch.Tensor]:
     """Batch rows with different chunk counts (context_mask marks real chunks) and upper lengths
-    (right-padded, attention_mask marks real tokens, padded labels are ignored)."""
+    (right-padded, attention_mask marks real tokens, padded labels are ignored); query_positions when
+    the examples carry query spans."""
     if not examples:
         raise ValueError("cannot collate an empty batch")
     batch, chunk_size = len(examples), None
@@ -100,4 +119,7 @@ def collate_chunked(examples: list[ChunkedExample], pad_token_id: int = 0) -> di
             n = ex.context_input_ids.shape[0]
             context[i, :n], context_mask[i, :n] = ex.context_input_ids, True
         out["context_input_ids"], out["context_mask"] = context, context_mask
+    if any(ex.query_end is not None for ex in examples):
+        ends = [ex.query_end if ex.query_end is not None else ex.input_ids.numel() - 1 for ex in examples]
+        out["query_positions"] = torch.tensor(ends, dtype=torch.long)
     return out

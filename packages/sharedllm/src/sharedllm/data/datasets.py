@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from sharedllm.data.chunking import ChunkedExample, chunk_document, split_for_sharedllm
+from sharedllm.data.chunking import IGNORE_INDEX, ChunkedExample, chunk_document, layout_example
 
 
 class ChunkedDataset(Dataset):
@@ -29,13 +29,20 @@ class ChunkedDataset(Dataset):
 
 
 def lm_examples(
-    docs: Sequence[np.ndarray], n_chunks: int, chunk_size: int, upper_len: int, min_chunks: int = 1
+    docs: Sequence[np.ndarray],
+    n_chunks: int,
+    chunk_size: int,
+    upper_len: int,
+    min_chunks: int = 1,
+    seed: int = 0,
 ) -> ChunkedDataset:
-    """Continual-pretraining examples: every document cut into n context chunks + an upper segment."""
+    """Continual-pretraining examples: every document cut into n context chunks + a running text."""
     examples = []
-    for doc in docs:
+    for i, doc in enumerate(docs):
         tokens = torch.from_numpy(np.asarray(doc, dtype=np.int64))
-        examples.extend(chunk_document(tokens, n_chunks, chunk_size, upper_len, min_chunks=min_chunks))
+        examples.extend(
+            chunk_document(tokens, n_chunks, chunk_size, upper_len, min_chunks=min_chunks, seed=seed + i)
+        )
     return ChunkedDataset(examples)
 
 
@@ -45,13 +52,14 @@ def chat_examples(
     upper_len: int,
     max_chunks: int | None,
 ) -> ChunkedDataset:
-    """Instruction-tuning examples: a chat's last upper_len tokens go up, earlier turns become chunks.
+    """Instruction-tuning examples in the serving layout: start-anchored chunks of the chat's beginning,
+    the rest as running text; the query span ends before the last answer (see `query_end_before_answer`).
 
-    Chats without any assistant token in their upper segment carry no loss and are dropped.
+    Chats without any assistant token in their running text carry no loss and are dropped.
     """
     examples = []
     for ids, labels in encoded:
-        ex = split_for_sharedllm(ids, chunk_size, upper_len, labels=labels, max_chunks=max_chunks)
-        if (ex.labels != -100).any():
+        ex = layout_example(ids, chunk_size, upper_len, labels, max_chunks, query_before_answer=True)
+        if (ex.labels != IGNORE_INDEX).any():
             examples.append(ex)
     return ChunkedDataset(examples)

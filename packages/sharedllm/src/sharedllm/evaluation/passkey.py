@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from sharedllm.data.chunking import split_for_sharedllm
+from sharedllm.layout import layout_prompt
 
 PASSKEY_METHODS = ("sharedllm", "truncated", "full")
 
@@ -70,11 +70,10 @@ def passkey_prompt(tokenizer, template: PasskeyTemplate, length: int, depth: flo
 def generate_answer(method: str, prompt: torch.Tensor, max_new_tokens: int, window: int, model) -> list[int]:
     """Greedy continuation of the prompt as each method reads it."""
     if method == "sharedllm":
-        ex = split_for_sharedllm(prompt, model.config.chunk_size, window)
-        cache = model.new_context_cache()
-        if ex.context_input_ids.shape[0]:
-            cache.extend(ex.context_input_ids.to(model.device))
-        upper = ex.input_ids[None].to(model.device)
+        # The serving layout: start-anchored chunks, room left in the window for the answer.
+        layout = layout_prompt(prompt, model.config.chunk_size, window, reserve=max_new_tokens)
+        cache = model.extend_context(model.new_context_cache(), layout.context.to(model.device))
+        upper = layout.running[None].to(model.device)
         out = model.generate(upper, context_cache=cache, max_new_tokens=max_new_tokens, do_sample=False)
     elif method in ("truncated", "full"):
         ids = prompt[-window:] if method == "truncated" else prompt

@@ -7,7 +7,8 @@ only the context before them grows, so differences between lengths come from con
 - `sinks`: StreamingLLM-style, the first `sink_tokens` tokens (attention sinks) + the most recent tokens,
   `window` in all, read as one block.
 - `full`: the base model on the whole length (where it fits: up to `full_max_len`).
-- `sharedllm`: SharedLLM, the last `upper_len` tokens in the upper model, everything before in chunks.
+- `sharedllm`: SharedLLM in the serving layout (`sharedllm.layout`): start-anchored chunks, the rest (between
+  upper_len - chunk_size + 1 and upper_len tokens) in the upper model.
 - `sharedllm-other`: the same upper text, but the context chunks of ANOTHER document (a control: the gain
   must vanish if it comes from the context).
 - `sharedllm-none`: SharedLLM with no context chunks at all.
@@ -25,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from sharedllm.data.chunking import split_for_sharedllm
+from sharedllm.layout import layout_prompt
 
 BASE_METHODS = ("truncated", "sinks", "full")
 SHAREDLLM_METHODS = ("sharedllm", "sharedllm-other", "sharedllm-none")
@@ -53,8 +54,12 @@ class PplSetup:
     def __post_init__(self) -> None:
         if not self.lengths:
             raise ValueError("give at least one context length")
-        if self.score_len >= min(self.window, self.upper_len):
-            raise ValueError(f"score_len ({self.score_len}) must be below window and upper_len")
+        shortest_running = self.upper_len - self.chunk_size + 1  # the serving layout's shortest running text
+        if self.score_len >= min(self.window, shortest_running):
+            raise ValueError(
+                f"score_len ({self.score_len}) must be below window and upper_len - chunk_size + 1 "
+                f"({shortest_running})"
+            )
         if self.score_len >= min(self.lengths):
             raise ValueError(f"score_len ({self.score_len}) must be below the shortest length")
 
@@ -89,15 +94,14 @@ def score_last(model, input_ids: torch.Tensor, n_score: int, **kwargs) -> tuple[
 
 
 def _sharedllm_score(model, text: torch.Tensor, context_from: torch.Tensor | None, setup: PplSetup):
-    upper = text[-setup.upper_len :]
-    if context_from is None:
-        return score_last(model, upper, setup.score_len)
-    ex = split_for_sharedllm(context_from, setup.chunk_size, setup.upper_len)
-    if ex.context_input_ids.shape[0] == 0:
-        return score_last(model, upper, setup.score_len)
-    chunks = ex.context_input_ids[None]
+    """The text in the serving layout; its chunks replaced by the same span of `context_from` (another
+    document for the control), or dropped when that is None."""
+    layout = layout_prompt(text, setup.chunk_size, setup.upper_len)
+    if context_from is None or layout.num_chunks == 0:
+        return score_last(model, layout.running, setup.score_len)
+    chunks = context_from[: layout.context.numel()].view(1, layout.num_chunks, setup.chunk_size)
     mask = torch.ones(chunks.shape[:2], dtype=torch.bool)
-    return score_last(model, upper, setup.score_len, context_input_ids=chunks, context_mask=mask)
+    return score_last(model, layout.running, setup.score_len, context_input_ids=chunks, context_mask=mask)
 
 
 def score_method(
@@ -114,10 +118,8 @@ def score_method(
     if method == "sharedllm":
         return _sharedllm_score(sharedllm, x, x, setup)
     if method == "sharedllm-other":
-        # Same upper segment, the other document's context chunks: swap everything before the upper text.
-        return _sharedllm_score(
-            sharedllm, x, torch.cat([other[: -setup.upper_len], x[-setup.upper_len :]]), setup
-        )
+        # Same running text, the other document's chunks in their place.
+        return _sharedllm_score(sharedllm, x, other, setup)
     if method == "sharedllm-none":
         return _sharedllm_score(sharedllm, x, None, setup)
     raise ValueError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")

@@ -17,7 +17,7 @@ class InjectedDecoderLayer(GradientCheckpointingLayer):
     """Keeps the base layer's own modules under their own names (so base checkpoints load unchanged) and adds
     `cross_attn`: x + self_attn(norm(x)), + cross_attn(.), + mlp(norm(.))."""
 
-    def __init__(self, base_layer: nn.Module, config, layer_idx: int):
+    def __init__(self, base_layer: nn.Module, config, injection_idx: int):
         super().__init__()
         missing = [name for name in REQUIRED_PARTS if not hasattr(base_layer, name)]
         if missing:
@@ -30,8 +30,8 @@ class InjectedDecoderLayer(GradientCheckpointingLayer):
         self.post_attention_layernorm = base_layer.post_attention_layernorm
         self.mlp = base_layer.mlp
         q_bias = base_layer.self_attn.q_proj.bias is not None
-        self.cross_attn = SharedKVCrossAttention(config, layer_idx, q_bias=q_bias)
-        self.injection_idx = layer_idx  # injection layers are the bottom M, so index == layer index
+        self.cross_attn = SharedKVCrossAttention(config, injection_idx, q_bias=q_bias)
+        self.injection_idx = injection_idx  # which lower layer's keys/values this layer reads
 
     def forward(
         self,

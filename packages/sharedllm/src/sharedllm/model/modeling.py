@@ -1,9 +1,10 @@
 """SharedLLMForCausalLM: a pretrained Llama-family model (upper) reading a compressed context that its own
-bottom layers (lower) encoded, through cross-attention blocks in its bottom M layers.
+bottom layers (lower) encoded, through cross-attention blocks in M of its layers (the bottom M by default).
 
 Built from transformers' own pieces: the upper model is the base `*ForCausalLM` (its decoder layers,
-attention interface and DynamicCache), the lower model is the base `*Model` cut to M layers, and the
-lower model's keys/values are read straight out of the DynamicCache it fills while encoding chunks.
+attention interface and DynamicCache); the lower model is the base family's `*Model` running the upper
+model's own bottom M layers (`lower.py`); positions come from the base model's rotary module
+(`positions.py`). A `ContextCache` only stores; this class encodes into it and reads it.
 """
 
 from __future__ import annotations
@@ -13,16 +14,20 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
-from transformers import AutoModel, AutoModelForCausalLM, DynamicCache, GenerationMixin, PreTrainedModel
+from transformers import AutoModelForCausalLM, GenerationMixin, PreTrainedModel
+from transformers.initialization import no_init_weights
 from transformers.masking_utils import create_causal_mask, create_sliding_window_causal_mask
 from transformers.modeling_outputs import CausalLMOutputWithPast
-from transformers.models.llama.modeling_llama import rotate_half
 from transformers.utils.deprecation import deprecate_kwarg
 
 from sharedllm.config import SharedLLMConfig
+from sharedllm.context_cache import ContextCache
+from sharedllm.model.auto_map import write_auto_map
 from sharedllm.model.cross_attention import SharedKVCrossAttention
-from sharedllm.model.injected_context import InjectedContext
+from sharedllm.model.injected_context import InjectedContext, key_mask
 from sharedllm.model.injected_layer import InjectedDecoderLayer
+from sharedllm.model.lower import EncodedChunks, build_lower_model, lower_layer_copy, run_lower
+from sharedllm.model.positions import kept_key_positions, query_position, rotate, rotation
 from sharedllm.tree import ContextTree, gather_positions
 
 
@@ -31,16 +36,6 @@ class SharedLLMOutput(CausalLMOutputWithPast):
     """The usual causal LM output plus the context the upper model read (reused by `generate`)."""
 
     injected_context: InjectedContext | None = None
-
-
-@dataclass
-class EncodedChunks:
-    """The lower model's full per-layer keys/values of some chunks ([C, kv_heads, L, head_dim] each) and, for
-    the query-aware policy, their hidden states after the first lower layer ([C, L, hidden])."""
-
-    keys: list[torch.Tensor]
-    values: list[torch.Tensor]
-    probe: torch.Tensor | None
 
 
 class SharedLLMPreTrainedModel(PreTrainedModel):
@@ -69,25 +64,32 @@ class SharedLLMPreTrainedModel(PreTrainedModel):
             return
         super()._init_weights(module)
 
+    def save_pretrained(self, save_directory, *args, **kwargs):
+        """Also makes the folder loadable by `AutoModelForCausalLM` in a process that never imported
+        sharedllm."""
+        super().save_pretrained(save_directory, *args, **kwargs)
+        if kwargs.get("is_main_process", True):
+            write_auto_map(save_directory)
+
+
+def _as_row(chunks: torch.Tensor) -> torch.Tensor:
+    """[N, H, S, D] per-chunk keys -> one row [1, H, N*S, D], chunk-major like a batched forward pass."""
+    return chunks.permute(1, 0, 2, 3).reshape(1, chunks.shape[1], -1, chunks.shape[3])
+
 
 class SharedLLMForCausalLM(SharedLLMPreTrainedModel, GenerationMixin):
-    def __init__(self, config: SharedLLMConfig):
+    def __init__(self, config: SharedLLMConfig, upper: PreTrainedModel | None = None):
+        """`upper`: a loaded base causal LM to wrap in place (what `from_base` passes); otherwise one is
+        built from `config.base_config`."""
         super().__init__(config)
-        base_config = config.base_config
-        num_injection = config.num_injection_layers
-        self.upper = AutoModelForCausalLM.from_config(base_config)
+        self.upper = upper if upper is not None else AutoModelForCausalLM.from_config(config.base_config)
         layers = self.upper_decoder.layers
-        for idx in range(num_injection):
-            layers[idx] = InjectedDecoderLayer(layers[idx], base_config, idx)
-
-        lower_config = copy.deepcopy(base_config)
-        lower_config.num_hidden_layers = num_injection
-        if getattr(lower_config, "layer_types", None) is not None:
-            lower_config.layer_types = list(lower_config.layer_types[:num_injection])
-        self.lower = AutoModel.from_config(lower_config)
-        self.lower.embed_tokens = None  # the lower model reads the upper model's token embeddings
-        self.lower.requires_grad_(False)  # frozen compressor, as in the paper
-
+        for lower_idx, idx in enumerate(config.injection_layer_ids):
+            layers[idx] = InjectedDecoderLayer(layers[idx], self.upper.config, lower_idx)
+        if not config.share_lower_weights:
+            self.lower_layers = nn.ModuleList(
+                lower_layer_copy(layer) for layer in layers[: config.num_injection_layers]
+            )
         self.tree = ContextTree.from_config(config)
         self.post_init()
 
@@ -95,6 +97,33 @@ class SharedLLMForCausalLM(SharedLLMPreTrainedModel, GenerationMixin):
     @property
     def upper_decoder(self) -> nn.Module:
         return getattr(self.upper, self.upper.base_model_prefix)
+
+    @property
+    def rotary_emb(self) -> nn.Module:
+        return self.upper_decoder.rotary_emb
+
+    @property
+    def lower(self) -> nn.Module:
+        """The lower model: the base `*Model` class over the upper model's bottom M layers (shared weights)
+        or over `lower_layers` (a separate frozen copy). Not a registered submodule: it owns no tensors."""
+        lower = self.__dict__.get("_lower_model")
+        if lower is None:
+            if self.config.share_lower_weights:
+                layers = nn.ModuleList(self.upper_decoder.layers[: self.config.num_injection_layers])
+            else:
+                layers = self.lower_layers
+            lower = build_lower_model(self.upper.config, layers, self.rotary_emb)
+            self.__dict__["_lower_model"] = lower
+        return lower
+
+    def separate_lower_weights(self) -> None:
+        """Give the lower model its own frozen copy of the bottom M layers (before they train)."""
+        if not self.config.share_lower_weights:
+            return
+        layers = self.upper_decoder.layers[: self.config.num_injection_layers]
+        self.lower_layers = nn.ModuleList(lower_layer_copy(layer) for layer in layers)
+        self.config.share_lower_weights = False
+        self.__dict__.pop("_lower_model", None)
 
     def get_input_embeddings(self) -> nn.Module:
         return self.upper.get_input_embeddings()
@@ -105,10 +134,14 @@ class SharedLLMForCausalLM(SharedLLMPreTrainedModel, GenerationMixin):
     def get_output_embeddings(self) -> nn.Module:
         return self.upper.get_output_embeddings()
 
-    def new_context_cache(self):
-        from sharedllm.context_cache import ContextCache
-
-        return ContextCache(self)
+    def set_selection(self, policy: str | None = None, split_noise_sigma: float | None = None) -> None:
+        """Change the tree's selection policy and/or training split noise (e.g. for a loaded checkpoint)."""
+        if policy is not None:
+            self.config.selection_policy = policy
+        if split_noise_sigma is not None:
+            self.config.split_noise_sigma = split_noise_sigma
+        self.config.validate_sharedllm()
+        self.tree = ContextTree.from_config(self.config)
 
     # ---- building ----------------------------------------------------------------------------------------
     @classmethod
@@ -123,10 +156,13 @@ class SharedLLMForCausalLM(SharedLLMPreTrainedModel, GenerationMixin):
         selection_policy: str = "right",
         upper_window: int = 4096,
         encode_batch_chunks: int = 16,
+        chunk_positions: bool = True,
+        injection_layers: list[int] | None = None,
         **from_pretrained_kwargs,
     ) -> SharedLLMForCausalLM:
-        """Wrap a Llama-family causal LM (a hub id, a local path, or a loaded model): the upper model is the
-        base model with cross-attention in its bottom M layers, the lower model its bottom M layers."""
+        """Wrap a Llama-family causal LM (a hub id, a local path, or a loaded model) in place: the upper
+        model IS the base model (a loaded model is taken over, not copied), with cross-attention blocks
+        added; the lower model runs its bottom M layers."""
         if isinstance(name_or_path_or_model, PreTrainedModel):
             base = name_or_path_or_model
         else:
@@ -141,123 +177,154 @@ class SharedLLMForCausalLM(SharedLLMPreTrainedModel, GenerationMixin):
             selection_policy=selection_policy,
             upper_window=upper_window,
             encode_batch_chunks=encode_batch_chunks,
+            chunk_positions=chunk_positions,
+            injection_layers=injection_layers,
         )
-        with torch.device(base.device):  # build in place: no second copy of a large model on the CPU
-            model = cls._from_config(config, dtype=base.dtype)
-        model.load_base_weights(base)
+        # Only the new cross-attention modules are created (on the base's device, in its dtype); nothing
+        # re-initialises the base's weights.
+        with no_init_weights(), torch.device(base.device):
+            model = cls._from_config(config, dtype=base.dtype, upper=base)
+        model.init_injection()
         model.generation_config = copy.deepcopy(base.generation_config)
-        return model
+        return model.train(base.training)
 
     @torch.no_grad()
-    def load_base_weights(self, base: PreTrainedModel) -> None:
-        """Copy a base checkpoint's weights into the upper and lower models; q_proj of each cross-attention
-        starts as its layer's self-attention q_proj (the keys it meets are that layer's keys)."""
-        state = base.state_dict()
-        missing, unexpected = self.upper.load_state_dict(state, strict=False)
-        stray = [key for key in missing if ".cross_attn." not in key]
-        if stray or unexpected:
-            raise ValueError(
-                f"base checkpoint does not fit the upper model: missing {stray}, extra {unexpected}"
-            )
-        prefix = self.upper.base_model_prefix + "."
-        lower_state = {
-            key[len(prefix) :]: value
-            for key, value in state.items()
-            if key.startswith(prefix) and key[len(prefix) :] in self.lower.state_dict()
-        }
-        missing, _ = self.lower.load_state_dict(lower_state, strict=False)
-        if missing:
-            raise ValueError(f"base checkpoint lacks lower-model weights: {missing}")
-        for layer in self.upper_decoder.layers[: self.config.num_injection_layers]:
-            layer.cross_attn.q_proj.load_state_dict(layer.self_attn.q_proj.state_dict())
-            layer.cross_attn.o_proj.weight.zero_()
+    def init_injection(self) -> None:
+        """Each cross-attention starts from the lower layer whose keys it reads: q_proj = that layer's
+        self-attention q_proj, o_proj = 0 (so an untrained SharedLLM is exactly its base), norm = 1."""
+        lower_layers = self.lower.layers
+        for lower_idx, idx in enumerate(self.config.injection_layer_ids):
+            cross = self.upper_decoder.layers[idx].cross_attn
+            cross.q_proj.load_state_dict(lower_layers[lower_idx].self_attn.q_proj.state_dict())
+            cross.o_proj.weight.zero_()
+            cross.norm.weight.fill_(1.0)
 
     # ---- context encoding ------------------------------------------------------------------------------
     @torch.no_grad()
     def encode_chunks(self, chunks: torch.LongTensor) -> EncodedChunks:
-        """Run the frozen lower model over [C, L] chunks (in groups) and keep each layer's keys/values."""
-        keys: list[list[torch.Tensor]] = [[] for _ in range(self.config.num_injection_layers)]
-        values: list[list[torch.Tensor]] = [[] for _ in range(self.config.num_injection_layers)]
-        probes = []
-        for group in chunks.split(self.config.encode_batch_chunks):
-            encoded = self._encode_group(group)
-            for idx in range(len(keys)):
-                keys[idx].append(encoded.keys[idx])
-                values[idx].append(encoded.values[idx])
-            probes.append(encoded.probe)
+        """Run the frozen lower model over [C, L] chunks (in groups): raw keys, values, probe states."""
+        groups = [self._encode_group(group) for group in chunks.split(self.config.encode_batch_chunks)]
+        layers = range(self.config.num_injection_layers)
         return EncodedChunks(
-            [torch.cat(k) for k in keys],
-            [torch.cat(v) for v in values],
-            torch.cat(probes) if self.tree.needs_query else None,
+            [torch.cat([g.keys[idx] for g in groups]) for idx in layers],
+            [torch.cat([g.values[idx] for g in groups]) for idx in layers],
+            torch.cat([g.probe for g in groups]) if self.tree.needs_query else None,
         )
 
-    @torch.no_grad()
     def _encode_group(self, chunks: torch.LongTensor) -> EncodedChunks:
-        cache = DynamicCache()
-        outputs = self.lower(
-            inputs_embeds=self.get_input_embeddings()(chunks),
-            cache=cache,
-            use_cache=True,
-            output_hidden_states=self.tree.needs_query,
-        )
-        probe = outputs.hidden_states[1] if self.tree.needs_query else None
-        return EncodedChunks(
-            [layer.keys for layer in cache.layers], [layer.values for layer in cache.layers], probe
-        )
+        return run_lower(self.lower, self.get_input_embeddings()(chunks), self.tree.needs_query)
 
     def compress(
-        self, encoded: EncodedChunks, chunk_positions: torch.LongTensor, query: torch.Tensor | None = None
+        self,
+        encoded: EncodedChunks,
+        chunk_positions: torch.LongTensor,
+        query: torch.Tensor | None = None,
+        training: bool = False,
     ) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-        """Tree-select each chunk's kept positions from all M layers and rotate the kept keys to their chunk's
-        position (all keys of chunk i sit at position i, so the upper model sees chunk order)."""
-        num_chunks = chunk_positions.shape[0]
-        positions = self.tree.select(
-            num_chunks, chunk_positions.device, training=self.training, probe=encoded.probe, query=query
-        )
-        cos, sin = self._rotation(encoded.keys[0], chunk_positions[:, None])
-        cos, sin = cos[:, None], sin[:, None]  # [C, 1, 1, head_dim]
-        keys = []
-        for layer_keys in encoded.keys:
-            kept = gather_positions(layer_keys, positions)
-            keys.append(kept * cos + rotate_half(kept) * sin)
-        values = [gather_positions(layer_values, positions) for layer_values in encoded.values]
+        """Tree-select each chunk's kept positions in all M layers; rotate the kept raw keys to their chunk's
+        position (all keys of chunk i at position i). Split noise only when `training`."""
+        num_chunks, device = chunk_positions.shape[0], chunk_positions.device
+        kept = self.tree.select(num_chunks, device, training=training, probe=encoded.probe, query=query)
+        positions = kept_key_positions(kept, chunk_positions, self.config.chunk_positions)
+        cos, sin = rotation(self.rotary_emb, encoded.keys[0], positions)
+        keys = [rotate(gather_positions(layer_keys, kept), cos, sin) for layer_keys in encoded.keys]
+        values = [gather_positions(layer_values, kept) for layer_values in encoded.values]
         return keys, values
 
     @torch.no_grad()
     def compress_chunks(
-        self, chunks: torch.LongTensor, chunk_positions: torch.LongTensor, query: torch.Tensor | None = None
+        self,
+        chunks: torch.LongTensor,
+        chunk_positions: torch.LongTensor,
+        query: torch.Tensor | None = None,
+        training: bool = False,
     ) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
         """[C, H, kv_per_chunk, D] keys and values per injection layer for [C, L] chunks."""
-        groups = list(self._compressed_groups(chunks, chunk_positions, query))
-        keys = [torch.cat([g[1][idx] for g in groups]) for idx in range(self.config.num_injection_layers)]
-        values = [torch.cat([g[2][idx] for g in groups]) for idx in range(self.config.num_injection_layers)]
+        groups = list(self._compressed_groups(chunks, chunk_positions, query, training))
+        layers = range(self.config.num_injection_layers)
+        keys = [torch.cat([g[1][idx] for g in groups]) for idx in layers]
+        values = [torch.cat([g[2][idx] for g in groups]) for idx in layers]
         return keys, values
 
-    def _compressed_groups(self, chunks, chunk_positions, query):
+    def _compressed_groups(self, chunks, chunk_positions, query, training):
         """Encode and compress `encode_batch_chunks` chunks at a time, so only one group's full keys exist."""
         step = self.config.encode_batch_chunks
         for start in range(0, chunks.shape[0], step):
             group = slice(start, start + step)
             encoded = self._encode_group(chunks[group])
-            keys, values = self.compress(
-                encoded, chunk_positions[group], None if query is None else query[group]
-            )
+            group_query = None if query is None else query[group]
+            keys, values = self.compress(encoded, chunk_positions[group], group_query, training)
             yield group, keys, values
 
-    def _rotation(
-        self, like: torch.Tensor, position_ids: torch.LongTensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.upper_decoder.rotary_emb(like, position_ids=position_ids)
+    def _query_rotation(self, like: torch.Tensor, num_chunks: torch.LongTensor):
+        position = query_position(num_chunks, self.config.chunk_size, self.config.chunk_positions)
+        return rotation(self.rotary_emb, like, position)
 
+    # ---- the context cache -------------------------------------------------------------------------------
+    def new_context_cache(self) -> ContextCache:
+        """An empty cache for one context (compressed unless the query-aware policy needs full keys)."""
+        return ContextCache(self.config.num_injection_layers, compressed=not self.tree.needs_query)
+
+    @torch.no_grad()
+    def extend_context(self, cache: ContextCache, chunks: torch.Tensor) -> ContextCache:
+        """Encode [N, chunk_size] token ids (oldest first) after the chunks `cache` holds and store them.
+        Deterministic whatever `self.training` says: a cache never sees split noise or dropout."""
+        self._check_cache(cache)
+        chunks = self._check_chunks(chunks)
+        n = chunks.shape[0]
+        if n == 0:
+            return cache
+        if not cache.compressed:
+            encoded = self.encode_chunks(chunks)
+            return cache.append(encoded.keys, encoded.values, n, encoded.probe)
+        positions = torch.arange(cache.num_chunks, cache.num_chunks + n, device=chunks.device)
+        keys, values = self.compress_chunks(chunks, positions, training=False)
+        return cache.append([_as_row(k) for k in keys], [_as_row(v) for v in values], n)
+
+    def _check_cache(self, cache: ContextCache) -> None:
+        if cache.num_layers != self.config.num_injection_layers or cache.compressed == self.tree.needs_query:
+            raise ValueError("this ContextCache was not made by this model's new_context_cache()")
+
+    def _check_chunks(self, chunks) -> torch.LongTensor:
+        chunks = torch.as_tensor(chunks, dtype=torch.long, device=self.device)
+        chunk_size = self.config.chunk_size
+        if chunks.dim() != 2 or chunks.shape[1] != chunk_size:
+            raise ValueError(f"chunks must be [N, {chunk_size}] token ids, got shape {tuple(chunks.shape)}")
+        vocab = self.config.base_config.vocab_size
+        if chunks.numel() and (int(chunks.min()) < 0 or int(chunks.max()) >= vocab):
+            raise ValueError(f"chunk token ids must be in [0, {vocab})")
+        return chunks
+
+    def _context_from_cache(self, cache: ContextCache, query: torch.Tensor | None) -> InjectedContext | None:
+        self._check_cache(cache)
+        if cache.num_chunks == 0:
+            return None
+        n = torch.tensor([cache.num_chunks], device=self.device)
+        if cache.compressed:
+            keys, values = cache.layers()
+        else:
+            if query is None or query.shape[0] != 1:
+                raise ValueError("a query-aware ContextCache serves one query at a time (batch size 1)")
+            raw_keys, raw_values = cache.layers()
+            encoded = EncodedChunks(raw_keys, raw_values, cache.probe())
+            positions = torch.arange(cache.num_chunks, device=self.device)
+            keys, values = self.compress(encoded, positions, query.expand(cache.num_chunks, -1))
+            keys, values = [_as_row(k) for k in keys], [_as_row(v) for v in values]
+        cos, sin = self._query_rotation(keys[0], n)
+        return InjectedContext(keys, values, None, cos, sin)
+
+    # ---- the query --------------------------------------------------------------------------------------
     @torch.no_grad()
     def query_state(
         self,
         input_ids: torch.LongTensor | None,
         attention_mask: torch.Tensor | None = None,
         inputs_embeds: torch.Tensor | None = None,
+        query_positions: torch.LongTensor | None = None,
     ) -> torch.Tensor:
-        """[B, hidden]: the last real position's hidden state after the upper model's first layer (run without
-        injection, since the injection is what this state selects)."""
+        """[B, hidden]: the query's hidden state after the upper model's first layer (run without injection,
+        since the injection is what this state selects), at `query_positions` [B] (the end of the query
+        span: the last user turn in chat training) or else at each row's last real position."""
         if inputs_embeds is None:
             inputs_embeds = self.get_input_embeddings()(input_ids)
         bsz, seq_len = inputs_embeds.shape[:2]
@@ -267,7 +334,7 @@ class SharedLLMForCausalLM(SharedLLMPreTrainedModel, GenerationMixin):
             create_sliding_window_causal_mask if layer_types[0] == "sliding_attention" else create_causal_mask
         )
         mask = make_mask(
-            config=self.config.base_config,
+            config=self.upper.config,
             inputs_embeds=inputs_embeds,
             attention_mask=attention_mask,
             cache=None,
@@ -280,29 +347,33 @@ class SharedLLMForCausalLM(SharedLLMPreTrainedModel, GenerationMixin):
             position_ids=position_ids,
             position_embeddings=decoder.rotary_emb(inputs_embeds, position_ids=position_ids),
         )
-        if attention_mask is None:
+        if query_positions is not None:
+            last = query_positions.to(hidden.device).long()
+        elif attention_mask is None:
             last = torch.full((bsz,), seq_len - 1, device=hidden.device)
         else:
             last = (attention_mask.bool() * torch.arange(1, seq_len + 1, device=hidden.device)).argmax(-1)
         return hidden[torch.arange(bsz, device=hidden.device), last]
 
+    # ---- the context of a forward pass -----------------------------------------------------------------
     def build_injected_context(
         self,
         context_input_ids: torch.LongTensor | None = None,
         context_mask: torch.Tensor | None = None,
-        context_cache=None,
+        context_cache: ContextCache | None = None,
         input_ids: torch.LongTensor | None = None,
         attention_mask: torch.Tensor | None = None,
         inputs_embeds: torch.Tensor | None = None,
+        query_positions: torch.LongTensor | None = None,
     ) -> InjectedContext | None:
         """The compressed context for a forward pass, from [B, N, L] chunk ids or from a ContextCache."""
         if context_input_ids is not None and context_cache is not None:
             raise ValueError("pass either context_input_ids or context_cache, not both")
         query = None
         if self.tree.needs_query and (context_input_ids is not None or context_cache is not None):
-            query = self.query_state(input_ids, attention_mask, inputs_embeds)
+            query = self.query_state(input_ids, attention_mask, inputs_embeds, query_positions)
         if context_cache is not None:
-            return context_cache.injected_context(query)
+            return self._context_from_cache(context_cache, query)
         if context_input_ids is None:
             return None
         context_input_ids, context_mask = self._check_context(context_input_ids, context_mask)
@@ -343,14 +414,14 @@ class SharedLLMForCausalLM(SharedLLMPreTrainedModel, GenerationMixin):
         rows = torch.arange(bsz, device=device)[:, None].expand_as(context_mask)[context_mask]
         chunk_query = query[rows] if query is not None else None
         max_chunks = max(int(counts.max()), 1)
-        per_chunk = self.tree.kv_per_chunk
+        per_chunk = self.config.kv_per_chunk
         layers = self.config.num_injection_layers
         # Groups go straight into [B, H, chunk slot, S, D] buffers: no extra copies at long lengths.
         keys: list[torch.Tensor] = []
         values: list[torch.Tensor] = []
         with torch.no_grad():
             for group, group_keys, group_values in self._compressed_groups(
-                context_input_ids[context_mask], chunk_positions, chunk_query
+                context_input_ids[context_mask], chunk_positions, chunk_query, self.training
             ):
                 if not keys:
                     shape = (bsz, group_keys[0].shape[1], max_chunks, *group_keys[0].shape[2:])
@@ -360,21 +431,14 @@ class SharedLLMForCausalLM(SharedLLMPreTrainedModel, GenerationMixin):
                     keys[idx][rows[group], :, chunk_positions[group]] = group_keys[idx]
                     values[idx][rows[group], :, chunk_positions[group]] = group_values[idx]
 
-        def flat(
-            dense: torch.Tensor,
-        ) -> torch.Tensor:  # [B, H, max_chunks, S, D] -> [B, H, max_chunks * S, D]
+        def flat(dense: torch.Tensor) -> torch.Tensor:  # [B, H, chunks, S, D] -> [B, H, chunks * S, D]
             return dense.view(bsz, dense.shape[1], max_chunks * per_chunk, -1)
 
-        mask = (torch.arange(max_chunks, device=device)[None] < counts[:, None]).repeat_interleave(
-            per_chunk, -1
-        )
-        # A row without context attends to one all-zero key/value, which adds exactly zero.
-        mask[:, 0] = True
-        cos, sin = self._rotation(keys[0], counts[:, None])
+        cos, sin = self._query_rotation(keys[0], counts)
         return InjectedContext(
             keys=[flat(k) for k in keys],
             values=[flat(v) for v in values],
-            mask=None if bool(mask.all()) else mask,
+            mask=key_mask(counts * per_chunk, max_chunks * per_chunk),
             query_cos=cos,
             query_sin=sin,
         )
@@ -387,7 +451,7 @@ class SharedLLMForCausalLM(SharedLLMPreTrainedModel, GenerationMixin):
         attention_mask: torch.Tensor | None = None,
         context_input_ids: torch.LongTensor | None = None,
         context_mask: torch.Tensor | None = None,
-        context_cache=None,
+        context_cache: ContextCache | None = None,
         cache=None,
         labels: torch.LongTensor | None = None,
         use_cache: bool | None = None,
@@ -395,6 +459,7 @@ class SharedLLMForCausalLM(SharedLLMPreTrainedModel, GenerationMixin):
         inputs_embeds: torch.Tensor | None = None,
         logits_to_keep: int | torch.Tensor = 0,
         injected_context: InjectedContext | None = None,
+        query_positions: torch.LongTensor | None = None,
         **kwargs,
     ) -> SharedLLMOutput:
         r"""
@@ -402,10 +467,18 @@ class SharedLLMForCausalLM(SharedLLMPreTrainedModel, GenerationMixin):
         context_mask: [B, N] bool, which chunks exist (rows may have fewer chunks).
         context_cache: a `ContextCache` holding encoded chunks (one context, broadcast to the batch).
         injected_context: the compressed context of an earlier call (what `generate` passes after prefill).
+        query_positions: [B] the last position of each row's query span (query-aware policy; default: the
+            row's last real token).
         """
         if injected_context is None:
             injected_context = self.build_injected_context(
-                context_input_ids, context_mask, context_cache, input_ids, attention_mask, inputs_embeds
+                context_input_ids,
+                context_mask,
+                context_cache,
+                input_ids,
+                attention_mask,
+                inputs_embeds,
+                query_positions,
             )
         if use_cache is None:  # `model.config.use_cache = False` (set by a trainer) reaches the upper model
             use_cache = getattr(self.config, "use_cache", None)
@@ -439,6 +512,6 @@ class SharedLLMForCausalLM(SharedLLMPreTrainedModel, GenerationMixin):
         # The tree is encoded once, at prefill; later steps reuse its compressed keys/values.
         if getattr(outputs, "injected_context", None) is not None:
             model_kwargs["injected_context"] = outputs.injected_context
-            for key in ("context_input_ids", "context_mask", "context_cache"):
+            for key in ("context_input_ids", "context_mask", "context_cache", "query_positions"):
                 model_kwargs.pop(key, None)
         return model_kwargs

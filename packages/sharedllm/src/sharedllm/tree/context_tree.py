@@ -17,6 +17,11 @@ import torch
 import torch.nn.functional as F
 
 
+def kv_per_chunk(kv_per_node: int, height: int) -> int:
+    """Keys kept per chunk (the one definition): two leaves plus one preserved sibling per level above."""
+    return kv_per_node * (height + 1)
+
+
 class ContextTree:
     def __init__(self, chunk_size: int, height: int, kv_per_node: int, noise_sigma: float, policy: str):
         self.chunk_size = chunk_size
@@ -37,7 +42,7 @@ class ContextTree:
 
     @property
     def kv_per_chunk(self) -> int:
-        return self.kv_per_node * (self.height + 1)
+        return kv_per_chunk(self.kv_per_node, self.height)
 
     @property
     def needs_query(self) -> bool:

@@ -14,9 +14,10 @@ import hashlib
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any
 
 import torch
+
+from sharedllm import ContextCache, SharedLLMForCausalLM
 
 
 def chunk_digest(chunk: torch.Tensor) -> bytes:
@@ -25,7 +26,7 @@ def chunk_digest(chunk: torch.Tensor) -> bytes:
 
 @dataclass
 class CacheEntry:
-    cache: Any  # sharedllm.ContextCache
+    cache: ContextCache
     digests: list[bytes] = field(default_factory=list)
     in_use: int = 0  # requests reading it right now; not evicted while > 0
 
@@ -51,8 +52,9 @@ class StoreStats:
 
 
 class ContextStore:
-    def __init__(self, new_cache, max_bytes: int) -> None:
-        self._new_cache = new_cache
+    def __init__(self, model: SharedLLMForCausalLM | None, max_bytes: int) -> None:
+        """`model` encodes the chunks (None for a plain causal LM, which never has any)."""
+        self._model = model
         self.max_bytes = max_bytes
         self._entries: OrderedDict[str, CacheEntry] = OrderedDict()
         self._lock = threading.RLock()
@@ -77,13 +79,15 @@ class ContextStore:
         if entry is not None and entry.reusable_prefix(chunks) != len(entry.digests):
             entry = None  # the history changed: start over (a request still decoding keeps its own copy)
         if entry is None:
-            entry = CacheEntry(self._new_cache())
+            if self._model is None:
+                raise ValueError("this model reads no context chunks")
+            entry = CacheEntry(self._model.new_context_cache())
             self.stats.misses += 1
         else:
             self.stats.hits += 1
         new = chunks[len(entry.digests) :]
         if new.shape[0]:
-            entry.cache.extend(new)
+            self._model.extend_context(entry.cache, new)
             entry.digests.extend(chunk_digest(c) for c in new)
         self.stats.chunks_encoded += int(new.shape[0])
         self.stats.chunks_reused += len(entry.digests) - int(new.shape[0])

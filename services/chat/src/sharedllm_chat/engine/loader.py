@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import inspect
 import logging
 from dataclasses import dataclass
-from typing import Any
 
 import torch
-from transformers import AutoTokenizer, PreTrainedTokenizerBase
+from transformers import AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
+from sharedllm import ContextCache, SharedLLMForCausalLM
 from sharedllm_chat.engine.tokenizer import CHATML_TEMPLATE, build_byte_tokenizer
 from sharedllm_chat.settings import Settings
 
@@ -20,7 +19,7 @@ _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torc
 
 @dataclass
 class LoadedModel:
-    model: Any  # SharedLLMForCausalLM, or any causal LM (then served with full attention)
+    model: PreTrainedModel  # SharedLLMForCausalLM, or any causal LM (then served with full attention)
     tokenizer: PreTrainedTokenizerBase
     name: str
     chunk_size: int
@@ -29,44 +28,45 @@ class LoadedModel:
 
     @property
     def kv_cache_arg(self) -> str:
-        """transformers 5 renamed forward's `past_key_values` to `cache`; speak whichever the model takes."""
-        params = inspect.signature(self.model.forward).parameters
-        return "cache" if "cache" in params else "past_key_values"
+        """The self-attention cache argument of forward (transformers 5: `cache`)."""
+        return "cache"
+
+    @property
+    def sharedllm(self) -> SharedLLMForCausalLM | None:
+        """The model as a SharedLLM, or None for a plain causal LM (no context chunks)."""
+        return self.model if isinstance(self.model, SharedLLMForCausalLM) else None
 
     @property
     def supports_context(self) -> bool:
-        return hasattr(self.model, "new_context_cache")
+        return self.sharedllm is not None
 
     @property
     def max_positions(self) -> int:
-        config = self.model.config
-        config = getattr(config, "get_text_config", lambda: config)()
+        config = self.model.config.get_text_config()
         return int(getattr(config, "max_position_embeddings", None) or 2**31)
 
     @property
     def device(self) -> torch.device:
         return self.model.device
 
-    def new_context_cache(self):
-        return self.model.new_context_cache()
+    def new_context_cache(self) -> ContextCache:
+        if self.sharedllm is None:
+            raise ValueError(f"{type(self.model).__name__} reads no context chunks")
+        return self.sharedllm.new_context_cache()
 
 
-def _eos_ids(tokenizer: PreTrainedTokenizerBase, model: Any) -> frozenset[int]:
+def _eos_ids(tokenizer: PreTrainedTokenizerBase, model: PreTrainedModel) -> frozenset[int]:
     ids = set()
     for token in (tokenizer.eos_token, "<|im_end|>", "<|eot_id|>", "<|end|>"):
         tid = tokenizer.convert_tokens_to_ids(token) if token else None
         if isinstance(tid, int) and tid != tokenizer.unk_token_id:
             ids.add(tid)
-    eos = (
-        getattr(model.generation_config, "eos_token_id", None)
-        if hasattr(model, "generation_config")
-        else None
-    )
+    eos = model.generation_config.eos_token_id if model.generation_config is not None else None
     ids.update([eos] if isinstance(eos, int) else (eos or []))
     return frozenset(ids)
 
 
-def _config_value(model: Any, *names: str) -> int | None:
+def _config_value(model: PreTrainedModel, *names: str) -> int | None:
     for name in names:
         value = getattr(model.config, name, None)
         if isinstance(value, int):
@@ -94,8 +94,6 @@ def build_embedded_base(settings: Settings, tokenizer: PreTrainedTokenizerBase):
 
 def build_embedded_model(settings: Settings):
     """A tiny random SharedLLM over a byte-level tokenizer: runs anywhere, downloads nothing."""
-    from sharedllm import SharedLLMForCausalLM
-
     tokenizer = build_byte_tokenizer()
     model = SharedLLMForCausalLM.from_base(
         build_embedded_base(settings, tokenizer),
@@ -111,13 +109,9 @@ def load_model(settings: Settings) -> LoadedModel:
     if settings.torch_threads:
         torch.set_num_threads(settings.torch_threads)
     if settings.model_path:
-        from sharedllm import SharedLLMForCausalLM
-
         model = SharedLLMForCausalLM.from_pretrained(settings.model_path, dtype=_DTYPES[settings.dtype])
         tokenizer = AutoTokenizer.from_pretrained(settings.tokenizer_path or settings.model_path)
     elif settings.base_model:
-        from sharedllm import SharedLLMForCausalLM
-
         model = SharedLLMForCausalLM.from_base(
             settings.base_model,
             num_injection_layers=settings.num_injection_layers,
@@ -131,7 +125,7 @@ def load_model(settings: Settings) -> LoadedModel:
     return wrap_model(model, tokenizer, settings)
 
 
-def wrap_model(model: Any, tokenizer: PreTrainedTokenizerBase, settings: Settings) -> LoadedModel:
+def wrap_model(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, settings: Settings) -> LoadedModel:
     """Put a model and its tokenizer in serving shape (device, dtype, eval, a chat template)."""
     model = model.to(device=settings.device, dtype=_DTYPES[settings.dtype]).eval()
     if not tokenizer.chat_template:

@@ -1,33 +1,22 @@
-"""Prompt layout: render the chat with the template, then cut what falls outside the upper window into chunks.
-
-Chunk boundaries sit at fixed multiples of the chunk size from the start of the rendered chat, so a
-conversation that grows by appending keeps all its earlier chunks byte-identical: only new chunks need
-encoding on the next turn.
+"""Prompt layout: render the chat with the template, then lay it out as SharedLLM's one layout function
+(`sharedllm.layout.layout_prompt`, the layout training and evaluation use too): start-anchored chunks, so a
+conversation that grows by appending keeps all its earlier chunks byte-identical and only new chunks need
+encoding on the next turn, and the rest as the running text.
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
-
-import torch
 from transformers import PreTrainedTokenizerBase
+
+from sharedllm.layout import PromptLayout, layout_prompt
+
+__all__ = ["PromptLayout", "render_ids", "split_prompt"]
 
 
 def render_ids(tokenizer: PreTrainedTokenizerBase, messages: list[dict[str, str]]) -> list[int]:
     text = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
     # The template already writes any BOS/special tokens itself.
     return tokenizer.encode(text, add_special_tokens=False)
-
-
-@dataclass(frozen=True)
-class PromptLayout:
-    context: torch.Tensor  # [N, chunk_size] chunks for the lower model (N may be 0)
-    running: torch.Tensor  # [T] tokens for the upper model
-
-    @property
-    def num_chunks(self) -> int:
-        return int(self.context.shape[0])
 
 
 def split_prompt(
@@ -38,10 +27,4 @@ def split_prompt(
     `min_chunks` lets a conversation keep using chunks it already has encoded (as long as at least one
     token is left for the upper model), so a shorter `max_tokens` never forces a re-encode.
     """
-    overflow = len(ids) + max_new_tokens - upper_window
-    n = math.ceil(overflow / chunk_size) if overflow > 0 else 0
-    n = max(n, min_chunks)
-    n = min(n, (len(ids) - 1) // chunk_size)  # the upper model needs at least one token
-    tensor = torch.tensor(ids, dtype=torch.long)
-    cut = n * chunk_size
-    return PromptLayout(context=tensor[:cut].view(n, chunk_size), running=tensor[cut:])
+    return layout_prompt(ids, chunk_size, upper_window, reserve=max_new_tokens, min_chunks=min_chunks)

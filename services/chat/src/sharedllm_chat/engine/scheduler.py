@@ -219,7 +219,7 @@ class Scheduler:
 
     @staticmethod
     def _kv_of(out: Any) -> Any:
-        return out.cache if getattr(out, "cache", None) is not None else out.past_key_values
+        return out.cache
 
     def _round(self) -> None:
         """One token for every active request: sample each, then one forward pass for them all."""
@@ -294,7 +294,7 @@ class Scheduler:
             self._batch = DecodeBatch.stack(going, [s.past for s in going], [s.injected for s in going])
             for seq in going:
                 seq.past = None  # the batch holds it now
-        logits = self._batch.forward(self.loaded.model, self._kv_arg, tokens)
+        logits = self._batch.forward(self.loaded.model, tokens)
         for row, seq in enumerate(going):
             seq.logits = logits[row]
         self.batched_steps += 1
