@@ -65,16 +65,29 @@ def sharedllm_server(sharedllm_settings, sharedllm_loaded):
         yield url, app
 
 
+_SECRETS: dict[str, str] = {}  # each conversation's secret, from its first turn (an open server binds by it)
+
+
 def _turn(client: openai.OpenAI, cid: str, messages: list[dict]) -> str:
+    headers = {"X-Conversation-Id": cid}
+    if cid in _SECRETS:
+        headers["X-Conversation-Secret"] = _SECRETS[cid]
     resp = client.chat.completions.create(
         model="sharedllm-tiny",
         messages=messages,
         max_tokens=MAX_TOKENS,
         seed=0,
-        extra_headers={"X-Conversation-Id": cid},
+        extra_headers=headers,
     )
     assert resp.choices[0].finish_reason in ("stop", "length")
+    if resp.model_extra.get("conversation_secret"):
+        _SECRETS[cid] = resp.model_extra["conversation_secret"]
     return resp.choices[0].message.content
+
+
+def _cache(state, cid: str):
+    """The conversation's context-cache entry (kept per owner: an open server's callers are anonymous)."""
+    return state.contexts.get(state.conversations.context_key(("anonymous", cid)))
 
 
 def test_long_chat_reuses_context_cache_and_stays_bounded(sharedllm_server, tokenizer):
@@ -91,7 +104,7 @@ def test_long_chat_reuses_context_cache_and_stays_bounded(sharedllm_server, toke
     chunk_history = []
     while True:
         reply = _turn(client, cid, messages)
-        entry = state.contexts.get(cid)
+        entry = _cache(state, cid)
         cache = entry.cache
         # Every chunk ever supplied was encoded exactly once, one extend() per turn.
         assert cache.chunks_encoded == cache.num_chunks
@@ -110,7 +123,7 @@ def test_long_chat_reuses_context_cache_and_stays_bounded(sharedllm_server, toke
     )
     assert total > 50_000
 
-    cache = state.contexts.get(cid).cache
+    cache = _cache(state, cid).cache
     # The last turn added ~3K tokens: it encoded ~12 new chunks, not the ~200 the history holds.
     new_last = cache.num_chunks - chunk_history[-1]
     assert 0 < new_last <= 3_100 // CHUNK + 2
@@ -127,15 +140,15 @@ def test_long_chat_reuses_context_cache_and_stays_bounded(sharedllm_server, toke
     other = [{"role": "user", "content": _text(rng, 8_000)}]
     _turn(client, "other-chat", other)
     assert state.contexts.nbytes() <= state.settings.cache_max_bytes
-    assert state.contexts.get(cid) is None and state.contexts.stats.evictions >= 1
+    assert _cache(state, cid) is None and state.contexts.stats.evictions >= 1
 
     # An edited history (first message changed) does not reuse stale chunks.
-    before = state.contexts.get("other-chat").cache
+    before = _cache(state, "other-chat").cache
     _turn(client, "other-chat", [{"role": "user", "content": "Something else. " + other[0]["content"]}])
-    fresh = state.contexts.get("other-chat").cache
+    fresh = _cache(state, "other-chat").cache
     assert fresh is not before and fresh.encode_calls == 1 and fresh.chunks_encoded == fresh.num_chunks
 
     # The evicted conversation still gets answered: its chunks are encoded again, once.
     _turn(client, cid, messages)
-    again = state.contexts.get(cid).cache
+    again = _cache(state, cid).cache
     assert again.encode_calls == 1 and again.chunks_encoded == again.num_chunks >= cache.num_chunks

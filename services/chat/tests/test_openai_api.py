@@ -136,12 +136,17 @@ def test_conversation_recorded_and_rated(client, http):
     cid = "conv-rating-1"
     first = _chat(client, seed=2, extra_headers={"X-Conversation-Id": cid})
     assert first.model_extra["conversation_id"] == cid
+    secret = first.model_extra["conversation_secret"]  # an open server binds the conversation by it
     history = [
         *HELLO,
         {"role": "assistant", "content": first.choices[0].message.content},
         {"role": "user", "content": "Tell me more."},
     ]
-    _chat(client, messages=history, seed=2, extra_body={"conversation_id": cid})
+    again = _chat(
+        client, messages=history, seed=2, extra_body={"conversation_id": cid, "conversation_secret": secret}
+    )
+    assert again.model_extra["conversation_secret"] is None  # given once, at the first turn
+    http.headers["X-Conversation-Secret"] = secret
 
     got = http.get(f"/v1/conversations/{cid}").json()
     conv = Conversation.model_validate(got["conversation"])  # the shared schema, as stored

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 
 from sharedllm_chat.clients.collector import CollectorClient
-from sharedllm_chat.crud.conversations import ConversationStore
+from sharedllm_chat.clients.contributions import Contributions
+from sharedllm_chat.crud.conversations import ConversationRecord, ConversationStore, Key
 from sharedllm_chat.engine.context_store import ContextStore
 from sharedllm_chat.engine.events import Done
 from sharedllm_chat.engine.loader import LoadedModel
@@ -40,16 +40,19 @@ class AppState:
             if settings.collector_url
             else None
         )
-        self._tasks: set[asyncio.Task] = set()
-        self._posting: dict[str, asyncio.Lock] = {}
+        self.contributions = (
+            Contributions(self.collector, self.conversations, self.metrics, settings)
+            if self.collector
+            else None
+        )
 
     def start(self) -> None:
         self.scheduler.start()
 
     async def aclose(self) -> None:
         self.scheduler.stop()
-        if self._tasks:
-            await asyncio.wait(self._tasks, timeout=self.settings.collector_timeout_s)
+        if self.contributions is not None:
+            await self.contributions.aclose(grace_s=self.settings.collector_timeout_s)
         if self.collector is not None:
             await self.collector.aclose()
 
@@ -70,14 +73,23 @@ class AppState:
         self.metrics.cache_bytes.set(self.contexts.nbytes())
         self.metrics.cache_entries.set(len(self.contexts))
 
-    # -- contribution to the collector, in the background --
-    def contribute_later(self, conversation_id: str) -> None:
-        record = self.conversations.get(conversation_id)
-        if record is None or not record.contribution.opted_in:
+    def forget_context(self, key: Key) -> None:
+        """Drop a deleted conversation's context cache (a request still decoding keeps its own hold)."""
+        store, context_key = self.contexts, self.conversations.context_key(key)
+        discard = getattr(store, "discard", None)
+        if discard is not None:
+            discard(context_key)
             return
-        if self.collector is None:
+        with store._lock:  # ContextStore has no public delete yet
+            store._entries.pop(context_key, None)
+
+    def contribute_later(self, record: ConversationRecord | None) -> None:
+        """Post an opted-in conversation to the collector in the background (with retries)."""
+        if record is None or not record.contribution.opted_in or record.conversation is None:
+            return
+        if self.contributions is None:
             self.conversations.set_contribution(
-                conversation_id,
+                record,
                 Contribution(
                     opted_in=True,
                     status="failed",
@@ -85,34 +97,4 @@ class AppState:
                 ),
             )
             return
-        task = asyncio.get_running_loop().create_task(self._contribute(conversation_id))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _contribute(self, conversation_id: str) -> None:
-        # One post at a time per conversation, each sending the latest state: the last one to land wins.
-        lock = self._posting.setdefault(conversation_id, asyncio.Lock())
-        async with lock:
-            await self._post(conversation_id)
-        if not lock.locked():
-            self._posting.pop(conversation_id, None)
-
-    async def _post(self, conversation_id: str) -> None:
-        record = self.conversations.get(conversation_id)
-        if record is None:
-            return
-        try:
-            answer = await self.collector.contribute(record.conversation)
-        except Exception as exc:  # the chat must not fail because the collector did
-            log.warning("contribution of %s failed: %s", conversation_id, exc)
-            self.metrics.contributions.labels("failed").inc()
-            result = Contribution(opted_in=True, status="failed", detail=str(exc))
-        else:
-            self.metrics.contributions.labels("sent").inc()
-            result = Contribution(
-                opted_in=True,
-                status="sent",
-                detail=answer.get("status"),
-                collector_conversation_id=answer.get("conversation_id"),
-            )
-        self.conversations.set_contribution(conversation_id, result)
+        self.contributions.submit(record)

@@ -46,11 +46,16 @@ def serve(
         for err in exc.errors():
             console.print(f"[red]setting {'.'.join(map(str, err['loc'])) or '-'}: {err['msg']}[/red]")
         raise typer.Exit(2) from None
+    try:
+        app = create_app(settings)
+    except ValueError as exc:  # unusable API keys: named, not a traceback
+        console.print(f"[red]setting {exc}[/red]")
+        raise typer.Exit(2) from None
     console.print(
         f"serving [bold]{settings.served_model_name}[/bold] on http://{settings.host}:{settings.port}/v1"
     )
     configure_logging(log_level.upper())
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None)
 
 
 @app.command()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
@@ -46,10 +47,26 @@ class Settings(BaseSettings):
     # Contribution to the ShareLM collector (only for conversations whose user opted in).
     collector_url: str | None = None
     collector_token: str | None = None
-    collector_timeout_s: float = 10.0
+    collector_timeout_s: float = Field(10.0, gt=0)
+    # A failed post is retried with exponential backoff (and the collector's Retry-After), this many times
+    # in all, before the contribution shows "failed" (until the next turn, rating or opt-in).
+    collector_attempts: int = Field(6, ge=1)
+    collector_backoff_s: float = Field(1.0, gt=0, description="first wait; doubles each retry")
+    collector_backoff_max_s: float = Field(60.0, gt=0)
 
-    # When set, every /v1 call needs `Authorization: Bearer <api_key>` (the openai client's api_key).
+    # Access. Per-user keys (`api_keys`, JSON {"<key>": "<user>"}, and/or `api_keys_file`, lines of
+    # "<user> <key>"): each caller owns the conversations it starts. `api_key`: one shared key, which
+    # identifies nobody (conversations are then bound by their secret). None set: open, for local use.
     api_key: SecretStr | None = None
+    api_keys: dict[str, str] = Field(default_factory=dict, repr=False)
+    api_keys_file: Path | None = None
+
+    # Request bodies over `max_body_bytes` get 413 before anything parses them; up to `body_drain_bytes`
+    # of the rest are read (for `body_drain_s` at most) so that clients that send the whole body before
+    # reading, like urllib and http.client, get the 413 rather than a reset.
+    max_body_bytes: int = Field(8 * 2**20, ge=1024)
+    body_drain_bytes: int = Field(64 * 2**20, ge=0)
+    body_drain_s: float = Field(10.0, ge=0)
 
     host: str = "127.0.0.1"
     port: int = 8000

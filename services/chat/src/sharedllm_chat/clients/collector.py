@@ -2,7 +2,8 @@
 
 Without a configured token the client registers itself as a contributor once (`POST /v1/contributors`)
 and keeps the token it gets. Posting a conversation is idempotent by conversation_id on the collector's
-side, so every new turn or rating simply posts the latest state again.
+side, so every new turn or rating simply posts the latest state again. One call is one try: the retries
+are the caller's (clients/contributions.py), told apart by `CollectorError.retryable`.
 """
 
 from __future__ import annotations
@@ -16,9 +17,14 @@ from sharelm import Conversation
 
 log = logging.getLogger(__name__)
 
+# Worth another try: the collector is busy, restarting or briefly unable to reach its database.
+RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
+
 
 class CollectorError(Exception):
-    pass
+    def __init__(self, message: str, retryable: bool, retry_after_s: float | None = None) -> None:
+        super().__init__(message)
+        self.retryable, self.retry_after_s = retryable, retry_after_s
 
 
 class CollectorClient:
@@ -34,23 +40,38 @@ class CollectorClient:
     async def _ensure_token(self) -> str:
         async with self._register_lock:
             if self.token is None:
-                resp = await self._http.post("/v1/contributors")
-                self._check(resp, "registering as a contributor")
+                resp = await self._send("POST", "/v1/contributors", "registering as a contributor")
                 self.token = resp.json()["token"]
             return self.token
 
     async def contribute(self, conversation: Conversation) -> dict:
         """POST the conversation; returns the collector's answer ({"conversation_id", "status"})."""
         token = await self._ensure_token()
-        resp = await self._http.post(
+        resp = await self._send(
+            "POST",
             "/v1/conversations",
+            "posting the conversation",
             json=conversation.model_dump(mode="json"),
             headers={"Authorization": f"Bearer {token}"},
         )
-        self._check(resp, "posting the conversation")
         return resp.json()
 
-    @staticmethod
-    def _check(resp: httpx.Response, doing: str) -> None:
+    async def _send(self, method: str, path: str, doing: str, **kwargs) -> httpx.Response:
+        try:
+            resp = await self._http.request(method, path, **kwargs)
+        except httpx.TransportError as exc:  # refused, reset, timed out: the collector may come back
+            raise CollectorError(
+                f"collector unreachable when {doing}: {type(exc).__name__}: {exc}", True
+            ) from exc
         if resp.status_code >= 400:
-            raise CollectorError(f"collector answered {resp.status_code} when {doing}: {resp.text[:500]}")
+            raise CollectorError(
+                f"collector answered {resp.status_code} when {doing}: {resp.text[:500]}",
+                resp.status_code in RETRYABLE_STATUS,
+                _retry_after(resp),
+            )
+        return resp
+
+
+def _retry_after(resp: httpx.Response) -> float | None:
+    value = resp.headers.get("retry-after", "")
+    return float(value) if value.isascii() and value.isdigit() else None

@@ -47,6 +47,15 @@ class GenerationRequest:
     cancelled: threading.Event = field(default_factory=threading.Event)
     submitted_at: float = field(default_factory=time.perf_counter)
 
+    def send(self, event: Event) -> None:
+        """Hand `event` to the requester; one whose listener is broken is cancelled, never left running
+        (and its error never reaches the worker, where it would fail every other request in the round)."""
+        try:
+            self.emit(event)
+        except Exception:
+            log.exception("could not deliver a generation event: cancelling the request")
+            self.cancelled.set()
+
 
 @dataclass(eq=False)
 class _Sequence:
@@ -105,8 +114,9 @@ class Scheduler:
 
     def submit(self, req: GenerationRequest) -> None:
         with self._cond:
-            depth = len(self._pending) + len(self._active)
-            if depth >= self.max_queue:
+            # Cancelled requests still queued are dropped at admission: they hold no place meanwhile.
+            waiting = sum(not r.cancelled.is_set() for r in self._pending)
+            if waiting + len(self._active) >= self.max_queue:
                 raise QueueFull(f"the server is at its queue limit ({self.max_queue} requests); retry later")
             self._pending.append(req)
             self._cond.notify_all()
@@ -139,14 +149,14 @@ class Scheduler:
                     self._batch = None
                     for seq in list(self._active):
                         self._release(seq)
-                        seq.req.emit(Failed(f"generation failed: {type(exc).__name__}: {exc}"))
+                        seq.req.send(Failed(f"generation failed: {type(exc).__name__}: {exc}"))
         # Shutting down: nobody is left waiting for an answer that will not come.
         for seq in list(self._active):
             self._finish(seq, "cancelled")
         with self._cond:
             leftover, self._pending = list(self._pending), deque()
         for req in leftover:
-            req.emit(
+            req.send(
                 Done("cancelled", len(req.prompt_ids), 0, 0, 0, time.perf_counter() - req.submitted_at, None)
             )
 
@@ -158,11 +168,11 @@ class Scheduler:
             seq = seq or next((s for s in self._active if s.req is req), None)
             if seq is not None:
                 self._release(seq)
-            req.emit(Failed(f"generation failed: {type(exc).__name__}: {exc}"))
+            req.send(Failed(f"generation failed: {type(exc).__name__}: {exc}"))
 
     def _admit(self, req: GenerationRequest) -> None:
         if req.cancelled.is_set():
-            req.emit(
+            req.send(
                 Done("cancelled", len(req.prompt_ids), 0, 0, 0, time.perf_counter() - req.submitted_at, None)
             )
             return
@@ -237,7 +247,7 @@ class Scheduler:
                 self._batch = None
                 for seq in going:
                     self._release(seq)
-                    seq.req.emit(Failed(f"generation failed: {type(exc).__name__}: {exc}"))
+                    seq.req.send(Failed(f"generation failed: {type(exc).__name__}: {exc}"))
             return
         self._unbatch()
         for seq in going:
@@ -249,7 +259,7 @@ class Scheduler:
         except Exception as exc:  # one failing request must not take the worker down
             log.exception("generation failed")
             self._release(seq)
-            seq.req.emit(Failed(f"generation failed: {type(exc).__name__}: {exc}"))
+            seq.req.send(Failed(f"generation failed: {type(exc).__name__}: {exc}"))
             return None
 
     def _sample(self, seq: _Sequence) -> int | None:
@@ -269,7 +279,7 @@ class Scheduler:
             return self._finish(seq, "stop")
         delta = seq.text.add(token)
         if delta:
-            seq.req.emit(Token(delta))
+            seq.req.send(Token(delta))
         if seq.text.stopped:
             return self._finish(seq, "stop")
         if seq.generated >= seq.req.params.max_new_tokens:
@@ -313,7 +323,7 @@ class Scheduler:
         if reason != "cancelled":
             tail = seq.text.flush()
             if tail:
-                seq.req.emit(Token(tail))
+                seq.req.send(Token(tail))
         self._release(seq)
         done = Done(
             reason,
@@ -325,7 +335,7 @@ class Scheduler:
             seq.ttft_s,
             seq.ttft_cpu_s,
         )
-        seq.req.emit(done)
+        seq.req.send(done)
         if self.on_done is not None:
             self.on_done(done)
 

@@ -31,9 +31,13 @@ class RatingIn(BaseModel):
 
 class Contribution(BaseModel):
     opted_in: bool = False
-    status: Literal["not_opted_in", "pending", "sent", "failed"] = "not_opted_in"
+    # pending: to be posted; retrying: a post failed and the next try is at `next_attempt_at`; failed: every
+    # try failed (`detail` says why) and the next turn, rating or opt-in tries again.
+    status: Literal["not_opted_in", "pending", "retrying", "sent", "failed"] = "not_opted_in"
     detail: str | None = None
     collector_conversation_id: str | None = None
+    attempts: int = 0  # posts tried for the latest state
+    next_attempt_at: str | None = None  # ISO time, while retrying
 
 
 class ConversationOut(BaseModel):

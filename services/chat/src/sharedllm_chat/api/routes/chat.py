@@ -9,19 +9,25 @@ import logging
 import time
 import uuid
 from collections.abc import AsyncIterator
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Request, Response
 from pydantic import ValidationError
 from sse_starlette.sse import EventSourceResponse
 from starlette.concurrency import run_in_threadpool
+from starlette.types import Receive, Scope, Send
 
-from sharedllm_chat.api.deps import get_state
-from sharedllm_chat.api.errors import APIError, error_body
+from sharedllm_chat.api.deps import SECRET_HEADER, get_caller, get_secret, get_state
+from sharedllm_chat.api.errors import APIError, conversation_not_found, error_body
+from sharedllm_chat.api.identity import Caller
+from sharedllm_chat.api.routes.responses import ERRORS, TURN_LINKS
 from sharedllm_chat.app_state import AppState
+from sharedllm_chat.crud.conversations import ConversationNotFound, ConversationRecord
 from sharedllm_chat.engine.events import Done, Event, Failed, Token
 from sharedllm_chat.engine.prompt import render_ids
 from sharedllm_chat.engine.sampling import SamplingParams
 from sharedllm_chat.engine.scheduler import GenerationRequest, QueueFull
+from sharedllm_chat.schemas.fields import ConversationId
 from sharedllm_chat.schemas.openai import (
     ChatCompletion,
     ChatCompletionChunk,
@@ -48,18 +54,22 @@ class _Turn:
         self,
         state: AppState,
         body: ChatCompletionRequest,
-        conversation_id: str,
-        messages: list[Message],
-        prompt_ids: list[int],
-        params: SamplingParams,
+        caller: Caller,
+        record: ConversationRecord,
+        new_secret: str | None,
+        prepared: tuple[list[Message], list[int], SamplingParams],
     ) -> None:
-        self.state, self.body, self.conversation_id = state, body, conversation_id
-        self.messages, self.params = messages, params
+        self.state, self.body, self.caller, self.record = state, body, caller, record
+        self.conversation_id, self.new_secret = record.key[1], new_secret
+        self.messages, prompt_ids, self.params = prepared
         self.id = f"chatcmpl-{uuid.uuid4().hex}"
         self.created = int(time.time())
         self.events: asyncio.Queue[Event] = asyncio.Queue()
         self._loop = asyncio.get_running_loop()
-        self.request = GenerationRequest(prompt_ids, params, emit=self._emit, conversation_id=conversation_id)
+        context_key = state.conversations.context_key(record.key)
+        self.request = GenerationRequest(
+            prompt_ids, self.params, emit=self._emit, conversation_id=context_key
+        )
         self.text: list[str] = []
         self.finished = False
 
@@ -72,6 +82,19 @@ class _Turn:
 
     def cancel(self) -> None:
         self.request.cancelled.set()
+
+    def close(self) -> None:
+        """However the answer ended (done, failed, client gone, an error of ours): no work goes on, and a
+        first turn that was not recorded gives its conversation id back."""
+        self.cancel()
+        self.state.conversations.abandon(self.record)  # a no-op once the turn is recorded
+
+    @property
+    def headers(self) -> dict[str, str]:
+        headers = {CONVERSATION_HEADER: self.conversation_id}
+        if self.new_secret:
+            headers[SECRET_HEADER] = self.new_secret
+        return headers
 
     def finish(self, done: Done) -> Usage:
         """Record the turn as a sharelm Conversation (and contribute it if the user opted in)."""
@@ -98,14 +121,14 @@ class _Turn:
         )
         if done.finish_reason != "cancelled":
             state.conversations.record_turn(
-                self.conversation_id,
+                self.record,
                 self.messages,
                 "".join(self.text),
                 state.loaded.name,
-                self.body.user,
+                self.caller.user or self.body.user,  # a per-user key's user cannot be claimed by another
                 self.body.contribute,
             )
-            state.contribute_later(self.conversation_id)
+            state.contribute_later(self.record)
         return usage
 
 
@@ -144,7 +167,10 @@ def _conversation_messages(body: ChatCompletionRequest) -> list[Message]:
         raise APIError(400, f"messages: {reasons}", param="messages") from exc
 
 
-async def _start_turn(body: ChatCompletionRequest, state: AppState, conversation_id: str) -> _Turn:
+async def _prepare(
+    body: ChatCompletionRequest, state: AppState
+) -> tuple[list[Message], list[int], SamplingParams]:
+    """Everything that can refuse the request, before it claims a conversation or queues any work."""
     if body.model != state.loaded.name:
         raise APIError(
             404,
@@ -167,35 +193,85 @@ async def _start_turn(body: ChatCompletionRequest, state: AppState, conversation
             param="messages",
             code="context_length_exceeded",
         )
-    state.metrics.prompt_tokens.inc(len(prompt_ids))
-    turn = _Turn(state, body, conversation_id, messages, prompt_ids, params)
+    return messages, prompt_ids, params
+
+
+def _start_turn(
+    body: ChatCompletionRequest,
+    state: AppState,
+    caller: Caller,
+    conversation_id: str,
+    secret: str | None,
+    prepared: tuple[list[Message], list[int], SamplingParams],
+) -> _Turn:
+    key = (caller.owner, conversation_id)
+    try:
+        record, new_secret = state.conversations.open_turn(key, secret, bind_by_secret=caller.user is None)
+    except ConversationNotFound:
+        raise conversation_not_found(conversation_id) from None
+    turn = _Turn(state, body, caller, record, new_secret, prepared)
     try:
         state.scheduler.submit(turn.request)
     except QueueFull as exc:
+        turn.close()
         state.metrics.requests.labels("rejected_queue_full").inc()
         raise APIError(429, str(exc), code="queue_full") from exc
+    state.metrics.prompt_tokens.inc(len(turn.request.prompt_ids))
     return turn
+
+
+class _TurnStream(EventSourceResponse):
+    """The SSE answer; whatever ends it (done, client gone, a failure sending the headers) ends the turn."""
+
+    def __init__(self, turn: _Turn) -> None:
+        super().__init__(_stream(turn), headers=turn.headers, sep="\n", ping=15)
+        self.turn = turn
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.turn.close()
 
 
 @router.post(
     "/chat/completions",
     response_model=ChatCompletion,
-    responses={200: {"content": {"text/event-stream": {}}}},
+    responses={
+        200: {
+            "content": {"text/event-stream": {}},
+            "headers": {
+                CONVERSATION_HEADER: {"schema": {"type": "string"}, "description": "the conversation's id"},
+                SECRET_HEADER: {
+                    "schema": {"type": "string"},
+                    "description": "on a conversation's first turn, for a caller without a per-user key",
+                },
+            },
+            "links": TURN_LINKS,
+        },
+        **ERRORS,
+    },
 )
 async def create_chat_completion(
     body: ChatCompletionRequest,
     request: Request,
     response: Response,
     state: AppState = Depends(get_state),
-    x_conversation_id: str | None = Header(None, alias=CONVERSATION_HEADER, max_length=200),
+    caller: Caller = Depends(get_caller),
+    x_conversation_id: Annotated[ConversationId | None, Header(alias=CONVERSATION_HEADER)] = None,
+    header_secret: str | None = Depends(get_secret),
 ):
     conversation_id = body.conversation_id or x_conversation_id or uuid.uuid4().hex
-    turn = await _start_turn(body, state, conversation_id)
-    headers = {CONVERSATION_HEADER: conversation_id}
+    prepared = await _prepare(body, state)
+    secret = body.conversation_secret or header_secret
+    turn = _start_turn(body, state, caller, conversation_id, secret, prepared)
     if body.stream:
-        return EventSourceResponse(_stream(turn), headers=headers, sep="\n", ping=15)
-    response.headers.update(headers)
-    return await _complete(turn, request)
+        return _TurnStream(turn)
+    try:
+        response.headers.update(turn.headers)
+        return await _complete(turn, request)
+    finally:
+        turn.close()
 
 
 async def _complete(turn: _Turn, request: Request) -> ChatCompletion:
@@ -218,6 +294,7 @@ async def _complete(turn: _Turn, request: Request) -> ChatCompletion:
         model=turn.state.loaded.name,
         usage=usage,
         conversation_id=turn.conversation_id,
+        conversation_secret=turn.new_secret,
         choices=[
             Choice(
                 message=ChatMessageOut(content="".join(turn.text)),
@@ -236,7 +313,9 @@ async def _cancel_on_disconnect(turn: _Turn, request: Request) -> None:
 async def _stream(turn: _Turn) -> AsyncIterator[str]:
     """SSE `data:` payloads in OpenAI's chunk format, then `[DONE]`. Closing early cancels generation."""
 
-    def chunk(delta: Delta, finish: str | None = None, usage: Usage | None = None) -> str:
+    def chunk(
+        delta: Delta, finish: str | None = None, usage: Usage | None = None, first: bool = False
+    ) -> str:
         choices = [ChunkChoice(delta=delta, finish_reason=finish)] if delta is not None else []
         return ChatCompletionChunk(
             id=turn.id,
@@ -245,10 +324,11 @@ async def _stream(turn: _Turn) -> AsyncIterator[str]:
             choices=choices,
             usage=usage,
             conversation_id=turn.conversation_id,
+            conversation_secret=turn.new_secret if first else None,
         ).model_dump_json(exclude_none=False)
 
     try:
-        yield chunk(Delta(role="assistant", content=""))
+        yield chunk(Delta(role="assistant", content=""), first=True)
         while True:
             event = await turn.events.get()
             if isinstance(event, Token):
