@@ -75,7 +75,8 @@ bench-sharedllm-quality: install
 # One torch thread: the CPU-time columns then measure all the work, unaffected by others sharing the machine.
 .PHONY: bench-chat
 bench-chat: install
-	nice -n 10 $(BIN)/sharedllm-chat bench --out services/chat/benchmarks --repeats 3 --threads 1 $(BENCH_ARGS)
+	$(BIN)/pip install -q -r services/chat/benchmarks/requirements.txt
+	nice -n 10 $(BIN)/python services/chat/benchmarks/run.py --out services/chat/benchmarks --repeats 3 --threads 1 $(BENCH_ARGS)
 
 # Collector uploads (1 KB conversations, redaction on) at 1/16/64 clients from a separate load process, on SQLite and
 # on a throwaway PostgreSQL: table (results.md), JSON, PNG and py-spy profiles in services/collector/benchmarks.

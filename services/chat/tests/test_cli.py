@@ -1,4 +1,4 @@
-"""The CLI: a bad setting is named, not a traceback; bench refuses unknown variants."""
+"""The CLI: a bad setting is named, not a traceback."""
 
 from __future__ import annotations
 
@@ -17,11 +17,6 @@ def test_serve_names_the_bad_setting():
     assert "model_path" in result.output and "not both" in result.output
     result = CliRunner().invoke(app, ["serve", "--port", "not-a-port"])
     assert result.exit_code == 2 and "port" in result.output.lower()
-
-
-def test_bench_rejects_unknown_variant(tmp_path):
-    result = CliRunner().invoke(app, ["bench", "--variants", "cache,warp", "--out", str(tmp_path)])
-    assert result.exit_code == 2 and "warp" in result.output
 
 
 def test_json_log_lines_carry_extra_fields():

@@ -1,4 +1,4 @@
-"""`sharedllm-chat bench`: time to first token over the turns of a growing long chat.
+"""The chat benchmark harness (`run.py` beside it): time to first token over the turns of a growing chat.
 
 Three ways to serve the same scripted chat (identical histories, so the numbers compare):
 - `cache`:   SharedLLM, the conversation's ContextCache reused: each turn encodes only its new chunks;
@@ -168,7 +168,7 @@ def _first_token(
 def run_variant(
     variant: str, loaded: LoadedModel, chat: list[list[dict]], cfg: BenchConfig, repeat: int
 ) -> list[TurnResult]:
-    store = ContextStore(loaded.new_context_cache if loaded.supports_context else None, max_bytes=2**34)
+    store = ContextStore(loaded.sharedllm, max_bytes=2**34)
     scheduler = Scheduler(loaded, store, max_active=1, max_queue=4)
     scheduler.start()
     process = psutil.Process()
@@ -209,7 +209,7 @@ def decode_throughput(
 ) -> tuple[float, float]:
     """Tokens per wall second and per CPU second (this process) of `clients` requests generating at once
     (short prompts: decode-bound), batched or not."""
-    store = ContextStore(loaded.new_context_cache if loaded.supports_context else None, max_bytes=2**30)
+    store = ContextStore(loaded.sharedllm, max_bytes=2**30)
     scheduler = Scheduler(loaded, store, max_active=clients, max_queue=2 * clients, batch_decode=batch)
     scheduler.start()
     rng = random.Random(seed)
