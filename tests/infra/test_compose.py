@@ -204,3 +204,14 @@ def test_commands_exist_in_the_service_clis():
     assert result.exit_code == 0, result.output
     for option in (a for a in services["chat"]["command"] if a.startswith("--")):
         assert option in result.output
+
+
+def test_files_need_compose_v2_and_the_readme_says_so():
+    """Compose v2 features that docker-compose 1.x rejects are used, so the README must name the tool."""
+    doc = _load("compose.yaml")
+    assert "version" not in doc and doc["name"] == "sharelm"  # the Compose Specification, not format v1-v3
+    assert any("environment" in s for s in doc["secrets"].values())  # a Compose v2 secret source
+    readme = (COMPOSE.parent / "README.md").read_text()
+    assert "Docker Compose v2" in readme and "docker-compose` package is 1.29" in readme
+    commands = re.findall(r"^(docker[ -]compose)\b", readme, re.M)
+    assert commands and set(commands) == {"docker compose"}, "the README's commands use the v2 CLI"
