@@ -13,29 +13,7 @@ from pathlib import Path
 import typer
 
 from sharedllm.evaluation.quality import QualityConfig, run_quality
-
-
-def _apply(cfg: QualityConfig, assignment: str) -> None:
-    """--set key=value for any QualityConfig field (numbers, tuples as 1,2,3, corpus_root as a folder)."""
-    key, _, raw = assignment.partition("=")
-    if not hasattr(cfg, key) or key in ("out", "base"):
-        raise typer.BadParameter(f"unknown setting {key!r}", param_hint="--set")
-    current = getattr(cfg, key)
-    try:
-        if isinstance(current, tuple):
-            kind = type(current[0]) if current else int
-            value = tuple(kind(v) for v in raw.split(",") if v)
-        elif key == "corpus_root":
-            value = Path(raw)
-        elif current is None:
-            value = int(raw)
-        else:
-            value = type(current)(raw)
-    except ValueError:
-        raise typer.BadParameter(
-            f"{key} needs a value like {current!r}, got {raw!r}", param_hint="--set"
-        ) from None
-    setattr(cfg, key, value)
+from sharedllm.settings import apply_overrides, load_settings_file
 
 
 def main(
@@ -47,17 +25,21 @@ def main(
     threads: int | None = typer.Option(
         None, help="torch threads (1 is fastest when other jobs share the CPU)."
     ),
+    config: Path | None = typer.Option(None, "--config", help="A TOML or JSON file of QualityConfig values."),
     settings: list[str] = typer.Option(
-        [], "--set", help="Override a QualityConfig field: --set base_steps=600"
+        [], "--set", help="Override a QualityConfig field: --set base_steps=600 --set base.window=256"
     ),
 ) -> None:
     if fresh and out.exists():
         shutil.rmtree(out)
     cfg = QualityConfig.smoke(out) if smoke else QualityConfig(out=out)
     cfg.threads = threads
-    for assignment in settings:
-        _apply(cfg, assignment)
     try:
+        if config is not None:
+            load_settings_file(cfg, config)
+        apply_overrides(cfg, settings)
+        if cfg.out != out:
+            raise ValueError("set the output folder with --out")
         run_quality(cfg)
     except (ValueError, FileNotFoundError) as err:  # bad settings, a missing corpus, a stale --out
         typer.echo(f"error: {err}", err=True)

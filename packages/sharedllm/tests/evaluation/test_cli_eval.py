@@ -82,6 +82,8 @@ def test_eval_passkey_writes_a_heat_map(checkpoints, tmp_path):
         1,
         "--template",
         "python",
+        "--selection-policy",
+        "query",
         "--out",
         out,
     )
@@ -101,3 +103,5 @@ def test_eval_bad_input_is_named(checkpoints, tmp_path):
     assert res.exit_code == 2 and "not a SharedLLM checkpoint" in text
     res, text = _invoke("eval", "passkey", shared_dir, "--template", "poem")
     assert res.exit_code == 2 and "--template must be one of" in text
+    res, text = _invoke("eval", "passkey", shared_dir, "--selection-policy", "left")
+    assert res.exit_code == 2 and "selection_policy must be one of ('right', 'query')" in text

@@ -68,23 +68,15 @@ def test_train_chat_command_on_a_sharelm_export(tokenizer, tmp_path):
             "train",
             "chat",
             str(model_dir),
-            "--data",
-            str(export),
             "--out",
             str(tmp_path / "out"),
-            "--chunk-size",
-            "32",
-            "--upper-len",
-            "64",
-            "--steps",
-            "2",
-            "--batch-size",
-            "2",
-            "--lr",
-            "1e-3",
+            *("--set", f"data={export}", "--set", "chunk_size=32", "--set", "upper_len=64"),
+            *("--set", "steps=2", "--set", "batch_size=2", "--set", "lr=1e-3"),
+            *("--set", "selection_policy=query"),
         ],
     )
     assert result.exit_code == 0, result.output
     assert "4 examples" in result.output
+    assert "query policy, split noise 0.1" in result.output  # the paper's l/10 for instruction tuning
     saved = AutoTokenizer.from_pretrained(tmp_path / "out" / "final")
     assert saved.chat_template is not None

@@ -1,3 +1,5 @@
+import json
+
 from typer.testing import CliRunner
 
 from sharedllm.cli import app
@@ -16,6 +18,11 @@ def test_tokenizer_base_and_lm_commands_chain(code_root, tmp_path):
     for name in ("decoder", "encoder", "scanner"):
         (docs / f"{name}.txt").write_text((code_root / "json" / f"{name}.py").read_text() * 3)
     tok_dir, base_dir, lm_dir = tmp_path / "tok", tmp_path / "base", tmp_path / "lm"
+    settings = tmp_path / "lm.toml"  # one settings file for both SharedLLM runs
+    settings.write_text(
+        f'data = "{docs}"\nchunks = 2\nchunk_size = 32\nupper_len = 64\ninjection_layers = 1\n'
+        "kv_per_node = 4\nsteps = 2\nbatch_size = 2\n"
+    )
 
     res, out = _invoke("train", "tokenizer", "--data", docs, "--vocab-size", 400, "--out", tok_dir)
     assert res.exit_code == 0, out
@@ -24,24 +31,24 @@ def test_tokenizer_base_and_lm_commands_chain(code_root, tmp_path):
         "base",
         "--tokenizer",
         tok_dir,
-        "--data",
-        docs,
+        "--set",
+        f"data={docs}",
         "--out",
         base_dir,
-        "--hidden-size",
-        32,
-        "--layers",
-        2,
-        "--heads",
-        2,
-        "--intermediate-size",
-        64,
-        "--window",
-        64,
-        "--steps",
-        2,
-        "--batch-size",
-        2,
+        "--set",
+        "base.hidden_size=32",
+        "--set",
+        "base.num_layers=2",
+        "--set",
+        "base.num_heads=2",
+        "--set",
+        "base.intermediate_size=64",
+        "--set",
+        "base.window=64",
+        "--set",
+        "steps=2",
+        "--set",
+        "batch_size=2",
     )
     assert res.exit_code == 0, out
     assert (base_dir / "final" / "tokenizer.json").exists() and (base_dir / "loss_curve.png").exists()
@@ -49,29 +56,17 @@ def test_tokenizer_base_and_lm_commands_chain(code_root, tmp_path):
         "train",
         "lm",
         base_dir / "final",
-        "--data",
-        docs,
         "--out",
         lm_dir,
-        "--chunks",
-        2,
-        "--chunk-size",
-        32,
-        "--upper-len",
-        64,
-        "--injection-layers",
-        1,
-        "--kv-per-node",
-        4,
-        "--steps",
-        2,
-        "--batch-size",
-        2,
-        "--preset",
-        "cross_attention",
+        "--config",
+        settings,
+        "--set",
+        "preset=cross_attention",
+        "--set",
+        "selection_policy=query",
     )
     assert res.exit_code == 0, out
-    assert "trainable parameters (cross_attention)" in out
+    assert "trainable parameters (cross_attention), query policy, split noise 0.2" in out
     from transformers import AutoConfig
 
     assert AutoConfig.from_pretrained(lm_dir / "final").model_type == "sharedllm"
@@ -81,22 +76,19 @@ def test_tokenizer_base_and_lm_commands_chain(code_root, tmp_path):
         "train",
         "lm",
         lm_dir / "final",
-        "--data",
-        docs,
         "--out",
         tmp_path / "lm2",
-        "--chunks",
-        2,
-        "--chunk-size",
-        32,
-        "--upper-len",
-        64,
-        "--steps",
-        1,
-        "--batch-size",
-        2,
+        "--config",
+        settings,
+        "--set",
+        "steps=1",
+        "--set",
+        "split_noise_sigma=0.1",
     )
     assert res.exit_code == 0, out
+    assert "right policy, split noise 0.1" in out  # the checkpoint's policy is set from the settings
+    recorded = json.loads((tmp_path / "lm2" / "settings.json").read_text())
+    assert recorded["split_noise_sigma"] == 0.1 and recorded["chunk_size"] == 32
 
 
 def test_bad_input_gets_a_message_not_a_traceback(code_root, tmp_path):
@@ -110,12 +102,12 @@ def test_bad_input_gets_a_message_not_a_traceback(code_root, tmp_path):
         "base",
         "--tokenizer",
         tmp_path / "tok",
-        "--data",
-        docs,
+        "--set",
+        f"data={docs}",
         "--out",
         tmp_path / "b",
-        "--steps",
-        0,
+        "--set",
+        "steps=0",
     )
     assert res.exit_code == 2 and "max_steps must be at least 1" in out
     res, out = _invoke(
@@ -123,17 +115,21 @@ def test_bad_input_gets_a_message_not_a_traceback(code_root, tmp_path):
         "base",
         "--tokenizer",
         tmp_path / "tok",
-        "--data",
-        docs,
+        "--set",
+        f"data={docs}",
         "--out",
         tmp_path / "b",
-        "--window",
-        100000,
-        "--steps",
-        1,
+        "--set",
+        "base.window=100000",
+        "--set",
+        "steps=1",
     )
     assert res.exit_code == 2 and "do not fill one block" in out
     res, out = _invoke(
-        "train", "lm", tmp_path / "tok", "--data", tmp_path / "missing.txt", "--out", tmp_path / "c"
+        "train", "lm", tmp_path / "tok", "--set", f"data={tmp_path / 'missing.txt'}", "--out", tmp_path / "c"
     )
     assert res.exit_code == 2 and "cannot read --data" in out
+    res, out = _invoke("train", "lm", tmp_path / "tok", "--set", "chunk_size=big", "--out", tmp_path / "c")
+    assert res.exit_code == 2 and "chunk_size needs a value like 1024, got 'big'" in out
+    res, out = _invoke("train", "lm", tmp_path / "tok", "--set", "chunks_size=8", "--out", tmp_path / "c")
+    assert res.exit_code == 2 and "unknown setting 'chunks_size'" in out

@@ -7,12 +7,22 @@ from pathlib import Path
 
 import typer
 
+from sharedllm.cli_common import fail, read_documents
+
 app = typer.Typer(help="Evaluate: perplexity at length, passkey retrieval.", no_args_is_help=True)
 
+POLICY = typer.Option(
+    None, help="Override the SharedLLM's tree selection policy: right or query (default: its own)."
+)
 
-def _fail(message: str) -> None:
-    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
-    raise typer.Exit(2)
+
+def _set_policy(model, policy: str | None) -> None:
+    if policy is None or model is None:
+        return
+    try:
+        model.set_selection(policy)
+    except ValueError as exc:
+        fail(str(exc))
 
 
 def _ints(value: str, name: str) -> list[int]:
@@ -25,34 +35,23 @@ def _ints(value: str, name: str) -> list[int]:
             if v.strip()
         ]
     except ValueError:
-        _fail(f"--{name} must be comma-separated integers like 4096,8K, got {value!r}")
+        fail(f"--{name} must be comma-separated integers like 4096,8K, got {value!r}")
     if not out or min(out) <= 0:
-        _fail(f"--{name} needs positive values, got {value!r}")
+        fail(f"--{name} needs positive values, got {value!r}")
     return out
 
 
-def _load_models(model: str | None, base: str | None):
+def _load_models(model: str | None, base: str | None, policy: str | None = None):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from sharedllm import SharedLLMForCausalLM
 
     if model is None and base is None:
-        _fail("give a SharedLLM checkpoint (MODEL), a base model (--base), or both")
+        fail("give a SharedLLM checkpoint (MODEL), a base model (--base), or both")
     shared = SharedLLMForCausalLM.from_pretrained(model) if model else None
+    _set_policy(shared, policy)
     base_model = AutoModelForCausalLM.from_pretrained(base) if base else None
     return shared, base_model, AutoTokenizer.from_pretrained(model or base)
-
-
-def eval_documents(data: str, kind: str, text_field: str, pattern: str) -> tuple[list[str], list[str]]:
-    """Texts and their groups; for 'python' the held-out packages of the code corpus."""
-    from sharedllm.data.corpus import python_source_corpus
-    from sharedllm.data.sources import load_texts
-
-    if data == "python" or data.startswith("python:"):
-        corpus = python_source_corpus(data.partition(":")[2] or None)
-        return [d.text for d in corpus.heldout], [d.package for d in corpus.heldout]
-    texts = list(load_texts(data, kind=kind, text_field=text_field, pattern=pattern))
-    return texts, [str(i) for i in range(len(texts))]
 
 
 @app.command()
@@ -75,6 +74,7 @@ def ppl(
     out: Path = typer.Option(
         Path("runs/sharedllm-eval-ppl"), help="Folder for results.json, table.md, ppl.png."
     ),
+    selection_policy: str | None = POLICY,
 ) -> None:
     """Perplexity of the last score_len tokens of each document at each context length, side by side."""
     from sharedllm.data.tokenized import tokenize_documents
@@ -90,18 +90,15 @@ def ppl(
     )
 
     length_list = _ints(lengths, "lengths")
-    shared, base_model, tok = _load_models(model, base)
+    shared, base_model, tok = _load_models(model, base, selection_policy)
     chosen = [m.strip() for m in methods.split(",") if m.strip()] or [
         m for m in METHODS if (m in BASE_METHODS and base_model) or (m in SHAREDLLM_METHODS and shared)
     ]
-    try:
-        texts, groups = eval_documents(data, kind, text_field, pattern)
-    except (FileNotFoundError, ValueError) as exc:
-        _fail(str(exc))
+    texts, groups = read_documents(data, kind, text_field, pattern, split="heldout")
     docs = tokenize_documents(tok, texts)
     keep = [i for i, d in enumerate(docs) if len(d) >= max(length_list)][:num_docs]
     if not keep:
-        _fail(f"no document of {data} has {max(length_list)} tokens; lower --lengths")
+        fail(f"no document of {data} has {max(length_list)} tokens; lower --lengths")
     import torch
 
     try:
@@ -124,7 +121,7 @@ def ppl(
             groups=[groups[i] for i in keep],
         )
     except ValueError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     out.mkdir(parents=True, exist_ok=True)
     table = ppl_table(rows)
     (out / "results.json").write_text(json.dumps({"rows": rows_to_json(rows), "docs": len(keep)}, indent=1))
@@ -146,6 +143,7 @@ def passkey(
         None, help="Upper window / truncation (default from the model config)."
     ),
     out: Path = typer.Option(Path("runs/sharedllm-eval-passkey")),
+    selection_policy: str | None = POLICY,
 ) -> None:
     """Passkey retrieval accuracy over lengths x depths, as a heat map PNG."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -153,23 +151,24 @@ def passkey(
     from sharedllm.evaluation.passkey import PASSKEY_METHODS, TEMPLATES, passkey_accuracy, plot_passkey
 
     if method not in PASSKEY_METHODS:
-        _fail(f"--method must be one of {', '.join(PASSKEY_METHODS)}, got {method!r}")
+        fail(f"--method must be one of {', '.join(PASSKEY_METHODS)}, got {method!r}")
     if template not in TEMPLATES:
-        _fail(f"--template must be one of {', '.join(TEMPLATES)}, got {template!r}")
+        fail(f"--template must be one of {', '.join(TEMPLATES)}, got {template!r}")
     try:
         depth_list = [float(d) for d in depths.split(",") if d.strip()]
     except ValueError:
-        _fail(f"--depths must be comma-separated fractions, got {depths!r}")
+        fail(f"--depths must be comma-separated fractions, got {depths!r}")
     length_list = _ints(lengths, "lengths")
     m = AutoModelForCausalLM.from_pretrained(model)
     if method == "sharedllm" and m.config.model_type != "sharedllm":
-        _fail(f"{model} is not a SharedLLM checkpoint; use --method truncated or full")
+        fail(f"{model} is not a SharedLLM checkpoint; use --method truncated or full")
+    _set_policy(m if method == "sharedllm" else None, selection_policy)
     tok = AutoTokenizer.from_pretrained(model)
     win = window or getattr(m.config, "upper_window", None) or m.config.max_position_embeddings
     try:
         grid = passkey_accuracy(m, tok, method, length_list, depth_list, trials, win, TEMPLATES[template]())
     except ValueError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     out.mkdir(parents=True, exist_ok=True)
     (out / "passkey.json").write_text(
         json.dumps(

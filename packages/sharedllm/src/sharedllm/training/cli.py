@@ -1,91 +1,54 @@
 """`sharedllm train ...`: tokenizer, base pretraining, SharedLLM continual pretraining, chat tuning.
 
-Multi-GPU without code changes: `accelerate launch -m sharedllm.cli train lm ...` (DDP or FSDP per the
-accelerate config).
+base, lm and chat read one `TrainSettings` (training/settings.py): the command's defaults, a TOML/JSON file
+(`--config`) and `--set key=value` overrides. Multi-GPU without code changes: `accelerate launch -m
+sharedllm.cli train lm ...` (DDP or FSDP per the accelerate config).
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import typer
 
-from sharedllm.training.loop import TrainConfig
+from sharedllm.cli_common import DATA_HELP, fail, read_documents
+from sharedllm.settings import settings_dict
+from sharedllm.training.settings import TrainSettings, train_settings
 
 app = typer.Typer(
     help="Train: a tokenizer, a base model, SharedLLM on long documents, or on chats.", no_args_is_help=True
 )
 
-DATA_HELP = (
-    "Documents: 'python' (the .py files of this interpreter's site-packages, training split) or "
-    "'python:DIR', a Hugging Face dataset name or save_to_disk dir, a JSONL/parquet file, a text file or "
-    "directory of files, or a ShareLM export (with --kind sharelm)."
+OUT = typer.Option(..., help="Output directory (checkpoints, final/, loss_curve.png, settings.json).")
+CONFIG = typer.Option(None, "--config", help="A TOML or JSON file of TrainSettings values.")
+SET = typer.Option(
+    [], "--set", help="Override a setting: --set steps=200 --set selection_policy=query --set base.window=256"
 )
+MODEL = typer.Argument(..., help="A SharedLLM checkpoint, or a base causal LM checkpoint to build one from.")
 
 
-def _fail(message: str) -> None:
-    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
-    raise typer.Exit(2)
-
-
-def _train_config(
-    out: Path,
-    steps: int,
-    batch_size: int,
-    grad_accum: int,
-    lr: float,
-    warmup_ratio: float,
-    bf16: bool,
-    gradient_checkpointing: bool,
-    save_every: int,
-    resume: bool,
-    seed: int,
-) -> TrainConfig:
+def _settings(command: str, config: Path | None, overrides: list[str]) -> TrainSettings:
     try:
-        return TrainConfig(
-            output_dir=out,
-            max_steps=steps,
-            batch_size=batch_size,
-            grad_accum=grad_accum,
-            lr=lr,
-            warmup_ratio=warmup_ratio,
-            bf16=bf16,
-            gradient_checkpointing=gradient_checkpointing,
-            save_every=save_every,
-            resume=resume,
-            seed=seed,
-        )
+        return train_settings(command, config, overrides)
     except ValueError as exc:
-        _fail(str(exc))
+        fail(str(exc))
 
 
-def read_documents(data: str, kind: str, text_field: str, pattern: str, limit: int | None) -> list[str]:
-    from sharedllm.data.corpus import python_source_corpus
-    from sharedllm.data.sources import load_texts
+def _documents(s: TrainSettings) -> list[str]:
+    return read_documents(s.data, s.kind, s.text_field, s.pattern, s.limit)[0]
 
+
+def _loop_config(s: TrainSettings, out: Path):
     try:
-        if data == "python" or data.startswith("python:"):
-            corpus = python_source_corpus(data.partition(":")[2] or None)
-            return [d.text for d in corpus.train[:limit]]
-        return list(load_texts(data, kind=kind, text_field=text_field, pattern=pattern, limit=limit))
-    except (FileNotFoundError, ValueError) as exc:
-        _fail(f"cannot read --data {data}: {exc}")
+        return s.loop_config(out)
+    except ValueError as exc:
+        fail(str(exc))
 
 
-# Options shared by the training commands.
-STEPS = typer.Option(1000, help="Optimizer steps.")
-BATCH = typer.Option(8, help="Examples per device per micro-step.")
-ACCUM = typer.Option(1, help="Gradient accumulation micro-steps per optimizer step.")
-WARMUP = typer.Option(0.01, help="Warmup as a fraction of the steps (then cosine decay).")
-BF16 = typer.Option(False, help="bf16 mixed precision.")
-CKPT = typer.Option(False, "--gradient-checkpointing", help="Recompute activations in the backward pass.")
-SAVE = typer.Option(0, help="Checkpoint every N steps (0: only at the end).")
-RESUME = typer.Option(True, help="Resume from the latest checkpoint in --out when there is one.")
-SEED = typer.Option(0)
-KIND = typer.Option("auto", help="auto, hf, files or sharelm.")
-FIELD = typer.Option("text", help="Text column of a dataset.")
-PATTERN = typer.Option("**/*.txt", help="File glob when --data is a directory.")
-LIMIT = typer.Option(None, help="Use at most this many documents.")
+def _record(s: TrainSettings, out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "settings.json").write_text(json.dumps(settings_dict(s), indent=1))
 
 
 @app.command()
@@ -93,15 +56,15 @@ def tokenizer(
     out: Path = typer.Option(..., help="Directory for the tokenizer."),
     data: str = typer.Option("python", help=DATA_HELP),
     vocab_size: int = typer.Option(4096, min=260),
-    kind: str = KIND,
-    text_field: str = FIELD,
-    pattern: str = PATTERN,
-    limit: int | None = LIMIT,
+    kind: str = typer.Option("auto", help="auto, hf, files or sharelm."),
+    text_field: str = typer.Option("text", help="Text column of a dataset."),
+    pattern: str = typer.Option("**/*.txt", help="File glob when --data is a directory."),
+    limit: int | None = typer.Option(None, help="Use at most this many documents."),
 ) -> None:
     """Train a byte-level BPE tokenizer offline."""
     from sharedllm.data.tokenizer import train_bpe_tokenizer
 
-    tok = train_bpe_tokenizer(read_documents(data, kind, text_field, pattern, limit), vocab_size)
+    tok = train_bpe_tokenizer(read_documents(data, kind, text_field, pattern, limit)[0], vocab_size)
     tok.save_pretrained(out)
     typer.echo(f"tokenizer with {len(tok)} tokens saved to {out}")
 
@@ -109,124 +72,64 @@ def tokenizer(
 @app.command()
 def base(
     tokenizer_dir: Path = typer.Option(..., "--tokenizer", exists=True, help="A tokenizer directory."),
-    out: Path = typer.Option(..., help="Output directory (checkpoints, final/, loss_curve.png)."),
-    data: str = typer.Option("python", help=DATA_HELP),
-    hidden_size: int = 256,
-    layers: int = 4,
-    heads: int = 4,
-    intermediate_size: int = 688,
-    window: int = typer.Option(512, help="Training context length: the base model's window."),
-    steps: int = STEPS,
-    batch_size: int = BATCH,
-    grad_accum: int = ACCUM,
-    lr: float = 1e-3,
-    warmup_ratio: float = WARMUP,
-    bf16: bool = BF16,
-    gradient_checkpointing: bool = CKPT,
-    save_every: int = SAVE,
-    resume: bool = RESUME,
-    seed: int = SEED,
-    kind: str = KIND,
-    text_field: str = FIELD,
-    pattern: str = PATTERN,
-    limit: int | None = LIMIT,
+    out: Path = OUT,
+    config: Path | None = CONFIG,
+    overrides: list[str] = SET,
 ) -> None:
-    """Pretrain a small Llama base model from scratch (the offline stand-in for a hub checkpoint)."""
+    """Pretrain a small Llama base model from scratch (the offline stand-in for a hub checkpoint);
+    settings: data, the loop's, and base.hidden_size / num_layers / num_heads / intermediate_size / window."""
     from transformers import AutoTokenizer
 
     from sharedllm.data.tokenized import tokenize_documents
-    from sharedllm.training.base import BaseShape, PackedBlocks, build_base_model, collate_blocks
+    from sharedllm.training.base import PackedBlocks, build_base_model, collate_blocks
     from sharedllm.training.loop import train
 
-    cfg = _train_config(
-        out,
-        steps,
-        batch_size,
-        grad_accum,
-        lr,
-        warmup_ratio,
-        bf16,
-        gradient_checkpointing,
-        save_every,
-        resume,
-        seed,
-    )
+    s = _settings("base", config, overrides)
+    cfg = _loop_config(s, out)
     tok = AutoTokenizer.from_pretrained(tokenizer_dir)
-    docs = tokenize_documents(tok, read_documents(data, kind, text_field, pattern, limit))
+    docs = tokenize_documents(tok, _documents(s))
     try:
-        dataset = PackedBlocks(docs, window, tok.eos_token_id)
+        dataset = PackedBlocks(docs, s.base.window, tok.eos_token_id)
         model = build_base_model(
-            len(tok),
-            BaseShape(hidden_size, layers, heads, intermediate_size, window),
-            tok.pad_token_id,
-            tok.bos_token_id,
-            tok.eos_token_id,
-            seed,
+            len(tok), s.base, tok.pad_token_id, tok.bos_token_id, tok.eos_token_id, s.seed
         )
     except ValueError as exc:
-        _fail(str(exc))
+        fail(str(exc))
+    _record(s, out)
     result = train(model, dataset, collate_blocks, cfg, description="base pretraining")
     tok.save_pretrained(result.final_dir)
     typer.echo(f"final loss {result.final_loss:.3f}; model in {result.final_dir}; curve {result.loss_curve}")
 
 
-def load_sharedllm(
-    model: str,
-    injection_layers: int,
-    chunk_size: int,
-    kv_per_node: int,
-    upper_len: int,
-    tree_height: int = 3,
-    selection_policy: str = "right",
-):
-    """A SharedLLM checkpoint as is, or a new SharedLLM built around a base causal LM checkpoint."""
+def load_sharedllm(model: str, s: TrainSettings):
+    """A SharedLLM checkpoint (its selection policy, split noise and chunk positions set from `s`), or a
+    new SharedLLM built around a base causal LM checkpoint."""
     from transformers import AutoConfig
 
     from sharedllm import SharedLLMForCausalLM
 
-    if AutoConfig.from_pretrained(model).model_type == "sharedllm":
-        return SharedLLMForCausalLM.from_pretrained(model)
-    return SharedLLMForCausalLM.from_base(
-        model,
-        num_injection_layers=injection_layers,
-        chunk_size=chunk_size,
-        kv_per_node=kv_per_node,
-        tree_height=tree_height,
-        selection_policy=selection_policy,
-        upper_window=upper_len,
-    )
+    if AutoConfig.from_pretrained(model).model_type != "sharedllm":
+        return SharedLLMForCausalLM.from_base(model, **s.sharedllm_kwargs())
+    loaded = SharedLLMForCausalLM.from_pretrained(model)
+    loaded.config.chunk_positions = s.chunk_positions
+    loaded.set_selection(s.selection_policy, s.split_noise_sigma)
+    return loaded
 
 
-MODEL = typer.Argument(..., help="A SharedLLM checkpoint, or a base causal LM checkpoint to build one from.")
-INJECT = typer.Option(
-    4, help="M: injection layers (bottom layers; the lower model's depth), new models only."
-)
-KV = typer.Option(32, help="KVs kept per preserved tree node, new models only.")
-PRESET = typer.Option("paper", help="Trainable parameters: paper, cross_attention or all.")
-
-
-def _run_sharedllm(
-    model_path: str,
-    tok,
-    dataset,
-    cfg: TrainConfig,
-    preset: str,
-    injection_layers: int,
-    chunk_size: int,
-    kv_per_node: int,
-    upper_len: int,
-    description: str,
-) -> None:
+def _run_sharedllm(model_path: str, tok, dataset, s: TrainSettings, out: Path, description: str) -> None:
     from sharedllm import apply_trainable_preset
     from sharedllm.data.chunking import collate_chunked
     from sharedllm.training.loop import train
 
+    cfg = _loop_config(s, out)
     try:
-        model = load_sharedllm(model_path, injection_layers, chunk_size, kv_per_node, upper_len)
-        n = apply_trainable_preset(model, preset)
+        model = load_sharedllm(model_path, s)
+        n = apply_trainable_preset(model, s.preset)
     except ValueError as exc:
-        _fail(str(exc))
-    typer.echo(f"{len(dataset)} examples, {n:,} trainable parameters ({preset})")
+        fail(str(exc))
+    policy = f"{model.config.selection_policy} policy, split noise {model.config.split_noise_sigma:g}"
+    typer.echo(f"{len(dataset)} examples, {n:,} trainable parameters ({s.preset}), {policy}")
+    _record(s, out)
     pad = tok.pad_token_id if tok.pad_token_id is not None else 0
     result = train(model, dataset, lambda b: collate_chunked(b, pad), cfg, description=description)
     tok.save_pretrained(result.final_dir)
@@ -234,140 +137,54 @@ def _run_sharedllm(
 
 
 @app.command()
-def lm(
-    model: str = MODEL,
-    out: Path = typer.Option(..., help="Output directory (checkpoints, final/, loss_curve.png)."),
-    data: str = typer.Option("python", help=DATA_HELP),
-    chunks: int = typer.Option(4, min=1, help="n: context chunks per example."),
-    chunk_size: int = typer.Option(1024, min=8),
-    upper_len: int = typer.Option(4096, min=8),
-    injection_layers: int = INJECT,
-    kv_per_node: int = KV,
-    preset: str = PRESET,
-    steps: int = STEPS,
-    batch_size: int = BATCH,
-    grad_accum: int = ACCUM,
-    lr: float = 1e-4,
-    warmup_ratio: float = WARMUP,
-    bf16: bool = BF16,
-    gradient_checkpointing: bool = CKPT,
-    save_every: int = SAVE,
-    resume: bool = RESUME,
-    seed: int = SEED,
-    kind: str = KIND,
-    text_field: str = FIELD,
-    pattern: str = PATTERN,
-    limit: int | None = LIMIT,
-) -> None:
-    """Continual pretraining on long documents: n context chunks + an upper segment per example."""
+def lm(model: str = MODEL, out: Path = OUT, config: Path | None = CONFIG, overrides: list[str] = SET) -> None:
+    """Continual pretraining on long documents: `chunks` context chunks + a running text per example, laid
+    out as serving lays out a prompt."""
     from transformers import AutoTokenizer
 
     from sharedllm.data.datasets import lm_examples
     from sharedllm.data.tokenized import tokenize_documents
 
-    cfg = _train_config(
-        out,
-        steps,
-        batch_size,
-        grad_accum,
-        lr,
-        warmup_ratio,
-        bf16,
-        gradient_checkpointing,
-        save_every,
-        resume,
-        seed,
-    )
+    s = _settings("lm", config, overrides)
     tok = AutoTokenizer.from_pretrained(model)
-    docs = tokenize_documents(tok, read_documents(data, kind, text_field, pattern, limit))
+    docs = tokenize_documents(tok, _documents(s))
     try:
-        dataset = lm_examples(docs, chunks, chunk_size, upper_len)
+        dataset = lm_examples(docs, s.chunks, s.chunk_size, s.upper_len, seed=s.seed)
     except ValueError as exc:
-        _fail(str(exc))
-    _run_sharedllm(
-        model,
-        tok,
-        dataset,
-        cfg,
-        preset,
-        injection_layers,
-        chunk_size,
-        kv_per_node,
-        upper_len,
-        "SharedLLM continual pretraining",
-    )
+        fail(str(exc))
+    _run_sharedllm(model, tok, dataset, s, out, "SharedLLM continual pretraining")
 
 
 @app.command()
 def chat(
-    model: str = MODEL,
-    out: Path = typer.Option(..., help="Output directory."),
-    data: str = typer.Option(..., help="A ShareLM export (save_dataset dir or JSONL), or 'chatterbot'."),
-    chunk_size: int = typer.Option(512, min=8),
-    upper_len: int = typer.Option(1024, min=8),
-    max_chunks: int = typer.Option(16, min=0, help="Most recent context chunks kept per chat."),
-    injection_layers: int = INJECT,
-    kv_per_node: int = KV,
-    preset: str = PRESET,
-    steps: int = STEPS,
-    batch_size: int = BATCH,
-    grad_accum: int = ACCUM,
-    lr: float = 2e-5,
-    warmup_ratio: float = WARMUP,
-    bf16: bool = BF16,
-    gradient_checkpointing: bool = CKPT,
-    save_every: int = SAVE,
-    resume: bool = RESUME,
-    seed: int = SEED,
-    limit: int | None = LIMIT,
+    model: str = MODEL, out: Path = OUT, config: Path | None = CONFIG, overrides: list[str] = SET
 ) -> None:
-    """Instruction tuning on chats: the model's chat template, loss on assistant replies only."""
+    """Instruction tuning on chats (data: a ShareLM export, save_dataset dir or JSONL, or 'chatterbot'): the
+    model's chat template, loss on assistant replies only, the query span ending before the last answer."""
     from transformers import AutoTokenizer
 
     from sharedllm.data.chat import conversation_messages, encode_chat
     from sharedllm.data.datasets import chat_examples
     from sharedllm.data.tokenizer import DEFAULT_CHAT_TEMPLATE
 
-    cfg = _train_config(
-        out,
-        steps,
-        batch_size,
-        grad_accum,
-        lr,
-        warmup_ratio,
-        bf16,
-        gradient_checkpointing,
-        save_every,
-        resume,
-        seed,
-    )
-    if data == "chatterbot":
-        from sharelm.sources.chatterbot import load_corpus
+    s = _settings("chat", config, overrides)
+    try:
+        if s.data == "chatterbot":
+            from sharelm.sources.chatterbot import load_corpus
 
-        convs = load_corpus()
-    else:
-        from sharelm.export import load_conversations
+            convs = load_corpus()
+        else:
+            from sharelm.export import load_conversations
 
-        convs = load_conversations(data)
+            convs = list(load_conversations(s.data))
+    except (FileNotFoundError, ValueError) as exc:
+        fail(f"cannot read --data {s.data}: {exc}")
     tok = AutoTokenizer.from_pretrained(model)
     if tok.chat_template is None:
         tok.chat_template = DEFAULT_CHAT_TEMPLATE
-    encoded = [
-        encode_chat(tok, conversation_messages(c)) for i, c in enumerate(convs) if limit is None or i < limit
-    ]
+    encoded = [encode_chat(tok, conversation_messages(c)) for c in convs[: s.limit]]
     try:
-        dataset = chat_examples(encoded, chunk_size, upper_len, max_chunks)
+        dataset = chat_examples(encoded, s.chunk_size, s.upper_len, s.max_chunks)
     except ValueError as exc:
-        _fail(str(exc))
-    _run_sharedllm(
-        model,
-        tok,
-        dataset,
-        cfg,
-        preset,
-        injection_layers,
-        chunk_size,
-        kv_per_node,
-        upper_len,
-        "SharedLLM instruction tuning",
-    )
+        fail(str(exc))
+    _run_sharedllm(model, tok, dataset, s, out, "SharedLLM instruction tuning")
