@@ -85,11 +85,13 @@ bench-collector: install
 	$(BIN)/pip install -q -r services/collector/benchmarks/requirements.txt
 	nice -n 10 $(BIN)/python services/collector/benchmarks/run.py --seconds 15 --out services/collector/benchmarks $(BENCH_ARGS)
 
-# CrossLM: Standalone, FedAvg, data-free KD and CrossLM side by side (real Flower-on-Ray runs) on the controlled
-# synthetic world and on ChatterBot, then time per round at 10 and 100 clients: packages/crosslm/benchmarks.
+# CrossLM: Standalone, FedAvg, data-free KD, LLM-filtered KD, CrossLM and a centralised bound over 5 seeds and
+# 3 Dirichlet skews of the controlled world (real Flower-on-Ray runs), then time per round at 10 and 100
+# clients: packages/crosslm/benchmarks/results (about an hour on 2 cores). BENCH_ARGS="--seeds 0,1" for less.
 .PHONY: bench-crosslm
 bench-crosslm: install
-	nice -n 10 $(BIN)/crosslm bench all --out packages/crosslm/benchmarks $(BENCH_ARGS)
+	OMP_NUM_THREADS=1 nice -n 10 $(BIN)/python packages/crosslm/benchmarks/run.py all \
+	  --out packages/crosslm/benchmarks/results $(BENCH_ARGS)
 
 # ShareLM collection: build throughput and peak memory on 100k and 1M generated 1 KB conversations, redaction
 # speed and per-type PII precision/recall next to Presidio and `anonymization`: packages/collection/benchmarks.

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
-import re
 import subprocess
 from pathlib import Path
 
 from demo.services import DemoError, venv_command
-
-ROUND_LINE = re.compile(r"^round (\d+):")
 
 # Six ChatterBot topics of comparable size: a task the tiny models can learn in a few rounds on 2 cores
 # (the corpus is half "tech support", and its smallest topics have a handful of dialogs).
@@ -39,20 +37,23 @@ def crosslm_rounds(
         "partition-by": "dirichlet",
         "dirichlet-alpha": 0.5,
         "llm": "tiny:llama",
+        "public-fraction": 0.2,  # the server's share: the tiny models are built from it alone
         "slms": "tiny:bert,tiny:gpt2",
         "min-clients": clients,
         **(SMOKE_SETTINGS if smoke else {}),
     }
-    argv = [venv_command("crosslm"), "run", "--clients", str(clients), "--client-cpus", "1"]
+    argv = [venv_command("crosslm"), "run", "--json", "--clients", str(clients), "--client-cpus", "1"]
     for key, value in settings.items():
         argv += ["-c", f"{key}={json.dumps(value)}"]
     task = progress.add_task(f"CrossLM rounds ({clients} clients, non-IID)", total=rounds)
     with open(log_path, "w") as log:
         proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        for line in proc.stdout:
+        for line in proc.stdout:  # `crosslm run --json`: one progress event a line (other lines: logs)
             log.write(line)
-            if match := ROUND_LINE.match(line.strip()):
-                progress.update(task, completed=int(match.group(1)))
+            with contextlib.suppress(json.JSONDecodeError, AttributeError):
+                event = json.loads(line)
+                if event.get("kind") == "round":
+                    progress.update(task, completed=int(event["record"]["round"]))
         proc.wait()
     if proc.returncode != 0:
         tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-15:])

@@ -88,8 +88,11 @@ def test_flower_rounds_crash_audit_and_resume(world_run, tmp_path):
         for rnd, msg in enumerate(sent, start=1):
             if "error" in msg:
                 reason = msg["error"]["reason"]
-                assert (pid, rnd) == (2, 2) and "injected crash" in reason or (pid, rnd) == (0, 1) and (
-                    "worker process died" in reason
+                assert (
+                    (pid, rnd) == (2, 2)
+                    and "injected crash" in reason
+                    or (pid, rnd) == (0, 1)
+                    and ("worker process died" in reason)
                 )
                 continue
             assert set(msg["content"]) == {"feedback", "metrics"}

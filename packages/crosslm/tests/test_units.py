@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import tomllib
 from pathlib import Path
@@ -11,6 +12,7 @@ import torch
 from flwr.app import ConfigRecord, MetricRecord, RecordDict
 from typer.testing import CliRunner
 
+import crosslm
 from crosslm import protocol
 from crosslm.cli import app
 from crosslm.config import ConfigError, RunConfig
@@ -37,14 +39,17 @@ def conv(topic=None, rate=None, ratings=(), source="s1", text="hello there"):
     )
 
 
-def test_pyproject_run_config_matches_defaults():
+def test_run_config_is_the_pyproject_table():
     with PYPROJECT.open("rb") as f:
         flwr = tomllib.load(f)["tool"]["flwr"]["app"]
     assert flwr["components"] == {
         "serverapp": "crosslm.app.server_app:app",
         "clientapp": "crosslm.app.client_app:app",
     }
-    assert RunConfig.from_mapping(flwr["config"]) == RunConfig()
+    assert RunConfig().to_mapping() == flwr["config"]  # same keys, same defaults: one definition
+    assert {f.name: f.type for f in dataclasses.fields(RunConfig)}["dp_delta"] == "float"
+    # The installed package carries the same file (a link in the checkout, a copy in a wheel).
+    assert (Path(crosslm.__file__).parent / "app" / "pyproject.toml").read_bytes() == PYPROJECT.read_bytes()
 
 
 @pytest.mark.parametrize(
@@ -180,7 +185,7 @@ def test_cli_reports_bad_input_by_field(tmp_path):
 def test_world_judges_labels_and_exports_conversations():
     import random
 
-    from crosslm.bench.world import make_world
+    from world import make_world  # benchmarks/ (conftest puts it on the path)
 
     world = make_world(num_topics=4, words_per_topic=24, seed=0)
     world.topic_share = 0.5
@@ -192,3 +197,6 @@ def test_world_judges_labels_and_exports_conversations():
     assert len(headed) == 400 and 0.45 < world.label_precision([(t, h) for h, t in headed]) < 0.75
     convs = world.conversations(5, seed=3)
     assert {c.conversation_metadata.extra["topic"] for c in convs} <= set(world.topics)
+    # General text lies outside the task world: none of its words belongs to a topic.
+    topic_words = {w for words in world.vocab.values() for w in words}
+    assert not topic_words & {w for d in world.general_text(50, seed=4) for w in d.split()}

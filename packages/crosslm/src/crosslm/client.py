@@ -58,7 +58,7 @@ def run_round(
     loss = slm.train(
         [ex.text for ex in silo.train] + syn_texts,
         [ex.label for ex in silo.train] + syn_labels,
-        [1.0] * len(silo.train) + [cfg.synthetic_weight] * len(syn_texts),
+        [1.0] * len(silo.train) + [cfg.synthetic_weight * w for w in msg["train_weights"]],
         epochs=cfg.slm_epochs,
         lr=cfg.slm_lr,
         batch_size=cfg.slm_batch_size,

@@ -39,7 +39,10 @@ class ProtocolError(ValueError):
 
 
 def round_message(
-    rnd: int, score: list[tuple[str, str]], train: list[tuple[str, str]], weights: ArrayRecord | None = None
+    rnd: int,
+    score: list[tuple[str, str]],
+    train: list[tuple[str, str, float]],
+    weights: ArrayRecord | None = None,
 ) -> RecordDict:
     content = RecordDict(
         {
@@ -48,8 +51,9 @@ def round_message(
                     "round": rnd,
                     "score_texts": [t for t, _ in score],
                     "score_labels": [y for _, y in score],
-                    "train_texts": [t for t, _ in train],
-                    "train_labels": [y for _, y in train],
+                    "train_texts": [t for t, _, _ in train],
+                    "train_labels": [y for _, y, _ in train],
+                    "train_weights": [float(w) for _, _, w in train],  # the samples' quality
                 }
             )
         }

@@ -18,12 +18,28 @@ def _series(summary: dict, key: str) -> tuple[list[int], list[float]]:
     return xs, ys
 
 
+def _note(ax, text: str) -> None:
+    """A panel with nothing to draw says why, instead of showing empty axes."""
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.text(0.5, 0.5, text, ha="center", va="center", wrap=True, fontsize=9, transform=ax.transAxes)
+
+
+def _honest_range(ax, ys: list[float]) -> None:
+    """No offset notation, and at least +-10% around a flat series, so a flat line looks flat."""
+    ax.ticklabel_format(axis="y", useOffset=False, style="plain")
+    lo, hi = min(ys), max(ys)
+    mid, span = (lo + hi) / 2, max(hi - lo, 0.2 * abs((lo + hi) / 2), 1e-9)
+    ax.set_ylim(mid - 0.6 * span, mid + 0.6 * span)
+
+
 def write_report(out_dir: str | Path) -> Path:
     """report.png + report.md next to metrics.json."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     out = Path(out_dir)
     summary = json.loads((out / "metrics.json").read_text())
@@ -40,15 +56,24 @@ def write_report(out_dir: str | Path) -> Path:
     xs, ys = _series(summary, "slm_mean_accuracy")
     axes[0].plot(xs, ys, color="black", linewidth=2.5, label="mean")
     axes[0].set(title=f"SLM test accuracy ({summary['method']})", xlabel="round", ylabel="accuracy")
+    axes[0].set_ylim(0, 1)  # accuracy on its whole scale: small changes look small
     axes[0].legend(fontsize=7)
     for ax, key, title in (
         (axes[1], "llm_task_accuracy", "LLM task accuracy"),
         (axes[2], "llm_general_ppl", "LLM general perplexity"),
     ):
         xs, ys = _series(summary, key)
-        if xs:
-            ax.plot(xs, ys, marker="o")
         ax.set(title=title, xlabel="round (0 = before)")
+        if not xs:
+            _note(ax, f"no {title} in a {summary['method']} run (no server LLM is tuned)")
+            continue
+        ax.plot(xs, ys, marker="o")
+        if key == "llm_task_accuracy":
+            ax.set_ylim(0, 1)
+        else:
+            _honest_range(ax, ys)
+    for ax in axes:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # rounds are whole numbers
     fig.tight_layout()
     png = out / "report.png"
     fig.savefig(png, dpi=90)

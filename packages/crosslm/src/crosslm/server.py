@@ -162,6 +162,9 @@ def enhance(side: ServerSide, samples: list[tuple[str, str]], quality: list[floa
         _extend_pool(side, kept)
         stats["accepted"] = len(kept)
     if cfg.method == "crosslm" and quality is not None and samples:
+        if cfg.server_filter:  # the server's own judge on top of the clients' (kd-filtered's filter)
+            pred = side.llm.predict_labels(side.task, [t for t, _ in samples], _progress(side, "LLM filter"))
+            quality = [q if p == y else 0.0 for q, (_, y), p in zip(quality, samples, pred, strict=True)]
         accepted = [[t, y, q] for (t, y), q in zip(samples, quality, strict=True) if q >= cfg.threshold]
         _extend_pool(side, accepted)
         stats["accepted"] = len(accepted)

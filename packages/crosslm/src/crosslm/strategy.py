@@ -55,7 +55,7 @@ class CrossLMStrategy(Strategy):
         chosen, _ = sample_nodes(grid, cfg.min_clients, size)
         chosen = sorted(chosen)
         score = samples if cfg.method == "crosslm" else []
-        pool = [(t, y) for t, y, _ in self.side.state.pool]
+        pool = [(t, y, q) for t, y, q in self.side.state.pool]
         weights = arrays if cfg.method == "fedavg" and len(arrays) else None
         self.round = {
             "t0": t0,

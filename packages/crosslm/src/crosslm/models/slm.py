@@ -50,8 +50,8 @@ class ClientSLM:
         """Weighted cross-entropy over (text, label) pairs; returns the mean loss of the last epoch.
 
         With `val` (texts, labels), the weights of the epoch with the best validation accuracy (the later
-        one on ties) are kept, and a run that starts no better than it ends cannot silently collapse:
-        `self.best_epoch` (0 = the weights before training) says which epoch won.
+        one on ties) are kept, so an epoch that collapses onto one class does not silently become the
+        model; `self.best_epoch` says which epoch won (0: no validation, the last epoch is kept).
         """
         self.best_epoch = 0
         if not texts:
@@ -61,7 +61,7 @@ class ClientSLM:
         order = list(range(len(texts)))
         rng = random.Random(seed)
         opt = torch.optim.AdamW(self.model.parameters(), lr=lr)
-        best = (self.accuracy(*val), 0, _copy_state(self.model)) if val and val[0] else None
+        best = (-1.0, 0, None) if val and val[0] else None  # the best trained epoch, never the start
         self.model.train()
         last = 0.0
         for epoch in range(1, epochs + 1):

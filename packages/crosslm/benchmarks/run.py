@@ -1,0 +1,77 @@
+"""CrossLM's benchmarks (not part of the installed library): `python packages/crosslm/benchmarks/run.py`.
+
+controlled   every method over seeds and Dirichlet skews in the synthetic world (the issue's evidence)
+chatterbot   the same methods on the real ChatterBot corpus, one seed
+scale        time per round at 10 and 100 simulated clients
+all          controlled + scale (what `make bench-crosslm` runs)
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import typer
+
+sys.path.insert(0, str(Path(__file__).parent))  # the bench's own modules, next to this file
+
+import controlled as controlled_suite  # noqa: E402
+import others  # noqa: E402
+import tables  # noqa: E402
+
+from crosslm.overrides import parse_overrides  # noqa: E402
+
+app = typer.Typer(help=__doc__, no_args_is_help=True)
+OUT = typer.Option(Path("packages/crosslm/benchmarks/results"), help="results folder")
+
+
+def _ints(s: str) -> list[int]:
+    return [int(x) for x in s.split(",") if x]
+
+
+def _floats(s: str) -> list[float]:
+    return [float(x) for x in s.split(",") if x]
+
+
+@app.command()
+def controlled(
+    out: Path = OUT,
+    seeds: str = typer.Option("0,1,2,3,4"),
+    alphas: str = typer.Option("0.1,0.5,5.0"),
+    methods: str = typer.Option(",".join(controlled_suite.METHODS)),
+    name: str = typer.Option("controlled", help="results subfolder"),
+    set_: list[str] = typer.Option([], "--set", "-c", help="run-config override KEY=VALUE (ablations)"),
+) -> None:
+    """Standalone, FedAvg, KD, filtered KD, CrossLM and the centralised bound over seeds and alphas."""
+    start = time.perf_counter()
+    cells = controlled_suite.run_grid(
+        out / name, _ints(seeds), _floats(alphas), tuple(methods.split(",")), parse_overrides(set_)
+    )
+    summary = tables.summarize(cells)
+    summary["bench_wall_s"] = time.perf_counter() - start
+    tables.write(summary, out / name)
+    print(tables.markdown(summary))
+
+
+@app.command()
+def chatterbot(out: Path = OUT, clients: int = 4, rounds: int = 3, seed: int = 0) -> None:
+    """The real ChatterBot corpus (topic task), imported through sharelm; one seed."""
+    others.chatterbot(out / "chatterbot", clients, rounds, seed)
+
+
+@app.command()
+def scale(out: Path = OUT, sizes: str = "10,100", rounds: int = 2) -> None:
+    """Time per round at 10 and 100 simulated clients: compute vs Flower/Ray overhead."""
+    others.scale(out / "scale", tuple(_ints(sizes)), rounds)
+
+
+@app.command(name="all")
+def all_(out: Path = OUT, seeds: str = typer.Option("0,1,2,3,4")) -> None:
+    """controlled (all seeds, alphas 0.1/0.5/5) then scale."""
+    controlled(out, seeds, "0.1,0.5,5.0", ",".join(controlled_suite.METHODS), "controlled", [])
+    scale(out, "10,100", 2)
+
+
+if __name__ == "__main__":
+    app()
