@@ -12,6 +12,11 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 console = Console()
 
 
+@app.callback()
+def main() -> None:
+    """A group even with one command, so that `sharedllm-chat serve` stays the way to start it."""
+
+
 @app.command()
 def serve(
     host: str | None = typer.Option(None, help="default: settings (SHAREDLLM_CHAT_HOST, 127.0.0.1)"),

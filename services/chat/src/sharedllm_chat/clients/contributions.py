@@ -18,7 +18,8 @@ from tenacity import (
     RetryCallState,
     retry_if_exception,
     stop_after_attempt,
-    wait_exponential_jitter,
+    wait_exponential,
+    wait_random,
 )
 
 from sharedllm_chat.clients.collector import CollectorClient, CollectorError
@@ -41,9 +42,10 @@ class Contributions:
         self.client, self.store, self.metrics = client, store, metrics
         self.attempts = settings.collector_attempts
         self.backoff_max_s = settings.collector_backoff_max_s
-        self._backoff = wait_exponential_jitter(
-            initial=settings.collector_backoff_s, max=settings.collector_backoff_max_s
-        )
+        # 1, 2, 4 ... times the first wait (up to the max), plus up to one first wait of jitter.
+        self._backoff = wait_exponential(
+            multiplier=settings.collector_backoff_s, max=settings.collector_backoff_max_s
+        ) + wait_random(0, settings.collector_backoff_s)
         self._loops: dict[ConversationRecord, asyncio.Task] = {}
         self._dirty: set[ConversationRecord] = set()
 
