@@ -57,11 +57,13 @@ demo: install
 clean:
 	rm -rf $(VENV) .venvs dist $(PLUGIN)/node_modules
 
-# SharedLLM efficiency on CPU (small model, 4K..64K tokens): table, JSON and PNG in packages/sharedllm/benchmarks/efficiency.
-# On one GPU: $(BIN)/sharedllm bench --device cuda --config 7b-shape --out packages/sharedllm/benchmarks/efficiency-gpu
+# SharedLLM efficiency on CPU (small model, 4K..64K tokens) vs the base with full attention and truncated to its
+# window, memory with weights: table, JSON and PNG in packages/sharedllm/benchmarks/efficiency. On one GPU:
+# $(BIN)/python packages/sharedllm/benchmarks/run_efficiency.py --device cuda --config 7b-shape --out packages/sharedllm/benchmarks/efficiency-gpu
 .PHONY: bench-sharedllm
 bench-sharedllm: install
-	nice -n 10 $(BIN)/sharedllm bench --config small --device cpu --threads 1 --out packages/sharedllm/benchmarks/efficiency
+	nice -n 10 $(BIN)/python packages/sharedllm/benchmarks/run_efficiency.py --config small --device cpu --threads 1 \
+	  --out packages/sharedllm/benchmarks/efficiency $(BENCH_ARGS)
 
 # SharedLLM quality on CPU, offline: tokenizer + base Llama from scratch on site-packages' Python sources, SharedLLM
 # continually trained from it, perplexity on held-out packages at 4K/8K/16K (runs/sharedllm-quality: table.md, PNGs).

@@ -1,4 +1,4 @@
-"""Time and peak memory against total length, SharedLLM vs base, as a PNG."""
+"""Time and peak memory (with weights) against total length, SharedLLM vs the baselines, as a PNG."""
 
 from __future__ import annotations
 
@@ -9,7 +9,11 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-STYLE = {"sharedllm": ("SharedLLM", "tab:blue", "o"), "base": ("base, full attention (SDPA)", "tab:red", "s")}
+STYLE = {
+    "sharedllm": ("SharedLLM", "tab:blue", "o"),
+    "base": ("base, full attention (SDPA)", "tab:red", "s"),
+    "truncated": ("base truncated to the window", "tab:gray", "^"),
+}
 
 
 def plot_rows(rows, path: Path, title: str) -> Path:
@@ -31,11 +35,11 @@ def plot_rows(rows, path: Path, title: str) -> Path:
             alpha=0.6,
             label=f"{label}, CPU time",
         )
-        ax_mem.plot(lengths, [r.peak_mib for r in ok], marker=marker, color=color, label=label)
+        ax_mem.plot(lengths, [r.total_mib for r in ok], marker=marker, color=color, label=label)
         for r in rows:
             if r.model == kind and r.status == "oom":
                 ax_mem.axvline(r.length, color=color, linestyle=":", alpha=0.6)
-    for ax, ylabel in ((ax_time, "forward pass (s)"), (ax_mem, "peak memory added (MiB)")):
+    for ax, ylabel in ((ax_time, "forward pass (s)"), (ax_mem, "peak memory with weights (MiB)")):
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
         ax.set_xlabel("total tokens (context + running text)")
