@@ -12,16 +12,17 @@ from crosslm.server import aggregate, label_quotas
 from crosslm.task import build_task
 
 
-def test_label_weighted_feedback_ignores_clients_without_the_label():
-    # Client 0 holds only label 0 and calls every label-1 sample bad; client 1 holds label 1.
-    feedback = [[0.9, 0.0], [0.2, 0.8]]
-    counts, per_label = [30, 10], [[30, 0], [2, 8]]
+def test_label_weighted_feedback_asks_the_clients_that_can_judge():
+    # Client 0 holds only label 0: its SLM calls label-0 samples good and label-1 samples bad, whatever
+    # they say. Clients 1 and 2 hold both labels.
+    feedback = [[1.0, 0.0], [0.2, 0.9], [0.4, 0.7]]
+    counts, per_label = [40, 10, 20], [[40, 0], [2, 8], [10, 10]]
     count_weighted = aggregate(feedback, counts)
     label_weighted = aggregate(feedback, counts, "label-weighted", per_label, intended=[0, 1])
-    assert count_weighted[1] == pytest.approx(0.2)  # the skewed client drowns the one that knows
-    assert label_weighted == pytest.approx([(0.9 * 30 + 0.2 * 2) / 32, 0.8])
-    # A label no client holds falls back to the example counts.
-    assert aggregate([[0.4], [0.8]], [1, 3], "label-weighted", [[0, 1], [0, 2]], [0]) == pytest.approx([0.7])
+    assert count_weighted[1] == pytest.approx((0.9 * 10 + 0.7 * 20) / 70)  # the one-class client drowns it
+    assert label_weighted == pytest.approx([(0.2 * 2 + 0.4 * 10) / 12, (0.9 * 2 + 0.7 * 10) / 12])
+    # Where no client can judge a label, the example counts decide.
+    assert aggregate([[0.4], [0.8]], [1, 3], "label-weighted", [[0, 1], [0, 3]], [0]) == pytest.approx([0.7])
 
 
 def test_median_feedback_survives_one_collapsed_client():

@@ -134,18 +134,21 @@ def aggregate(
 ) -> list[float]:
     """Per-sample quality from the clients' feedback ([client][sample]).
 
-    "count-weighted": each client by its example count. "label-weighted": each client by its examples of
-    the sample's intended label (a client that never saw a label cannot judge it; where no client holds
-    the label, by example count). "median": the per-sample median, robust to one client's collapse.
+    "count-weighted": each client by its example count. "label-weighted": each client by how well it can
+    tell the sample's intended label y from the others, min(its examples of y, its examples of other
+    labels): a client that never saw y cannot judge it, nor can one that saw nothing but y (its SLM calls
+    everything y); where no client can, by example count. "median": the per-sample median, robust to one
+    client's collapse.
     """
     f = torch.tensor(feedback, dtype=torch.float64)
     if mode == "median":
         return torch.quantile(f, 0.5, dim=0).tolist()  # the middle two averaged for an even count
     w = torch.tensor(counts, dtype=torch.float64).clamp_min(1e-12)[:, None].expand_as(f)
     if mode == "label-weighted" and label_counts is not None and intended is not None:
-        per_label = torch.tensor(label_counts, dtype=torch.float64)[:, intended]  # [client, sample]
-        held = per_label.sum(0) > 0
-        w = torch.where(held[None, :], per_label, w)
+        lc = torch.tensor(label_counts, dtype=torch.float64)
+        of_y = lc[:, intended]  # [client, sample]
+        judge = torch.minimum(of_y, lc.sum(1, keepdim=True) - of_y)
+        w = torch.where(judge.sum(0, keepdim=True) > 0, judge, w)
     return ((f * w).sum(0) / w.sum(0)).tolist()
 
 
@@ -162,10 +165,11 @@ def enhance(side: ServerSide, samples: list[tuple[str, str]], quality: list[floa
         _extend_pool(side, kept)
         stats["accepted"] = len(kept)
     if cfg.method == "crosslm" and quality is not None and samples:
-        if cfg.server_filter:  # the server's own judge on top of the clients' (kd-filtered's filter)
+        pool_quality = quality
+        if cfg.server_filter:  # the SLMs' pool also passes the server's own judge (kd-filtered's filter)
             pred = side.llm.predict_labels(side.task, [t for t, _ in samples], _progress(side, "LLM filter"))
-            quality = [q if p == y else 0.0 for q, (_, y), p in zip(quality, samples, pred, strict=True)]
-        accepted = [[t, y, q] for (t, y), q in zip(samples, quality, strict=True) if q >= cfg.threshold]
+            pool_quality = [q if p == y else 0.0 for q, (_, y), p in zip(quality, samples, pred, strict=True)]
+        accepted = [[t, y, q] for (t, y), q in zip(samples, pool_quality, strict=True) if q >= cfg.threshold]
         _extend_pool(side, accepted)
         stats["accepted"] = len(accepted)
         stats["mean_quality"] = sum(quality) / len(quality)
@@ -187,6 +191,7 @@ def enhance(side: ServerSide, samples: list[tuple[str, str]], quality: list[floa
             cfg.llm_batch_size,
             cfg.seed,
         )
+        # The LLM learns from the clients' judgement alone: where it disagrees with them is what it can learn.
         stats.update(side.llm.finetune(side.task, samples, quality, settings, side.general_replay))
     stats["pool"] = len(side.state.pool)
     return stats
