@@ -14,7 +14,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the harness is not an installed package
 
 from sharelm_bench.harness import STEPS, run_bench  # noqa: E402, I001
-from sharelm_bench.harness import summary_lines  # noqa: E402
+from sharelm_bench.report import summary_lines  # noqa: E402
 
 
 def sizes(text: str) -> list[int]:

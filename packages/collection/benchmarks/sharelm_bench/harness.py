@@ -16,6 +16,7 @@ from typing import Any
 
 from sharelm.io import read_jsonl, write_jsonl
 from sharelm_bench.generate import generate
+from sharelm_bench.report import markdown, plot
 
 Log = Callable[[str], None]
 STEPS = ("speed", "pii", "language", "stages", "scaling")
@@ -51,27 +52,36 @@ def build_in_subprocess(data: Path, out_dir: Path, stage: str) -> dict[str, Any]
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def redaction_speed(data: Path, n_texts: int, log: Log) -> dict[str, Any]:
-    """CPU time per ~1 KB conversation text, ours vs anonymization, on the same texts."""
-    from sharelm_bench.pii_eval import baseline, ours
+def redaction_speed(data: Path, n_texts: int, log: Log, repeats: int = 3) -> dict[str, Any]:
+    """CPU time per ~1 KB conversation text for each system, on the same texts (best of `repeats` runs for
+    the fast ones; Presidio once, it is slow enough to measure in one pass)."""
+    from sharelm_bench.systems import SYSTEMS
 
     texts = []
     for conv in read_jsonl(data):
         texts.append("\n".join(m.content for m in conv.conversation))
         if len(texts) >= n_texts:
             break
+    chars = sum(map(len, texts))
     result: dict[str, Any] = {"texts": len(texts), "mean_chars": round(statistics.mean(map(len, texts)))}
-    for name, fn in (("sharelm", ours()), ("anonymization", baseline())):
+    for name, make in SYSTEMS.items():
+        fn = make()
+        fn(texts[0])  # warm up: lazy loading (lexicon, recognizers) is not redaction time
         log(f"redaction speed: {name} on {len(texts)} texts")
-        t = time.process_time()
-        for text in texts:
-            fn(text)
-        cpu = time.process_time() - t
+        best = float("inf")
+        for _ in range(1 if name == "presidio" else repeats):
+            t = time.process_time()
+            for text in texts:
+                fn(text)
+            best = min(best, time.process_time() - t)
         result[name] = {
-            "us_per_text": round(cpu / len(texts) * 1e6, 1),
-            "texts_per_cpu_s": round(len(texts) / cpu),
+            "us_per_text": round(best / len(texts) * 1e6, 1),
+            "texts_per_cpu_s": round(len(texts) / best),
+            "chars_per_cpu_s": round(chars / best),
         }
-    result["speedup"] = round(result["anonymization"]["us_per_text"] / result["sharelm"]["us_per_text"], 1)
+    ours = result["sharelm"]["us_per_text"]
+    result["speedup"] = round(result["anonymization"]["us_per_text"] / ours, 1)
+    result["speedup_vs_presidio"] = round(result["presidio"]["us_per_text"] / ours, 1)
     return result
 
 
@@ -101,143 +111,6 @@ def language_eval() -> dict[str, Any]:
     }
 
 
-def plot(results: dict[str, Any], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(2, 2, figsize=(13, 9))
-    stages = results.get("stages", [])
-    ax = axes[0, 0]
-    ax.barh(
-        [f"{s['stage']}\n({s['conversations_in']:,} conv)" for s in stages],
-        [s["conv_per_cpu_s"] for s in stages],
-        color="#4C72B0",
-    )
-    ax.tick_params(axis="y", labelsize=8)
-    ax.axvline(10_000, color="red", linestyle="--", label="aim: 10k conv/s")
-    ax.set_title("build throughput (conversations per CPU second)")
-    ax.legend()
-    ax = axes[0, 1]
-    scale = results.get("scaling", [])
-    bars = ax.bar(
-        [f"{s['conversations_in']:,}" for s in scale], [s["peak_rss_mb"] for s in scale], color="#55A868"
-    )
-    for bar, s in zip(bars, scale, strict=True):
-        top = (bar.get_x() + bar.get_width() / 2, bar.get_height())
-        ax.annotate(f"{s['conv_per_cpu_s']:,.0f} conv/CPU-s", top, ha="center", va="bottom", fontsize=8)
-    ax.set_ylabel("peak RSS (MB)")
-    ax.set_title("peak memory, validate + redact + dedup")
-    red = results.get("redaction_speed", {})
-    ax = axes[1, 0]
-    if red:
-        names = ["sharelm", "anonymization"]
-        ax.bar(names, [red[n]["us_per_text"] for n in names], color=["#4C72B0", "#C44E52"])
-        ax.set_yscale("log")
-        ax.set_ylabel("CPU µs per ~1 KB text (log)")
-        ax.set_title(f"redaction speed: sharelm {red['speedup']}x faster")
-    pii = results.get("pii_eval", {})
-    ax = axes[1, 1]
-    if pii:
-        labels, vals, colors = [], [], []
-        for name, color in (("sharelm", "#4C72B0"), ("anonymization", "#C44E52")):
-            for scope in ("all_types", "baseline_types"):
-                o = pii[name][scope]["overall"]
-                labels += [f"{name}\n{scope}\nprecision", f"{name}\n{scope}\nrecall"]
-                vals += [o["precision"], o["recall"]]
-                colors += [color, color]
-        ax.bar(range(len(vals)), vals, color=colors)
-        ax.set_xticks(range(len(vals)), labels, fontsize=6)
-        ax.set_ylim(0, 1.05)
-        ax.set_title(f"labelled PII set ({pii['examples']} examples)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-
-
-def markdown(results: dict[str, Any]) -> str:
-    """The figures as Markdown tables (bench.md; the package README quotes them)."""
-    lines = [
-        f"Machine: {results.get('cpus')} CPUs, load average {results.get('load_average_at_start', 0):.1f} "
-        "at the start (a shared machine: wall-clock rates suffer from other processes, "
-        "CPU-second rates much less).",
-        "",
-        "| build stages | conversations | conv/s (wall) | conv per CPU s | peak RSS MB |",
-        "|---|---:|---:|---:|---:|",
-    ]
-    for s in results.get("stages", []) + [
-        dict(x, stage=f"{x['stage']} (scaling)") for x in results.get("scaling", [])
-    ]:
-        lines.append(
-            f"| {s['stage']} | {s['conversations_in']:,} | {s['conv_per_s']:,.0f} "
-            f"| {s['conv_per_cpu_s']:,.0f} | {s['peak_rss_mb']:,.0f} |"
-        )
-    red = results.get("redaction_speed")
-    if red:
-        lines += [
-            "",
-            f"Redaction of the same {red['texts']:,} generated texts "
-            f"(~{red['mean_chars']:,} characters each):",
-            "",
-            "| redactor | CPU µs per text | texts per CPU s |",
-            "|---|---:|---:|",
-            f"| sharelm | {red['sharelm']['us_per_text']} | {red['sharelm']['texts_per_cpu_s']:,} |",
-            f"| anonymization (ShareLM backend chain) | {red['anonymization']['us_per_text']} "
-            f"| {red['anonymization']['texts_per_cpu_s']:,} |",
-            "",
-            f"sharelm is **{red['speedup']}x** faster.",
-        ]
-    pii = results.get("pii_eval")
-    if pii:
-        lines += [
-            "",
-            f"Labelled PII set: {pii['examples']:,} sentences, "
-            f"{pii['per_type']} per PII type and per look-alike kind.",
-            "",
-            "| redactor | scope | precision | recall | TP | FN | FP | TN |",
-            "|---|---|---:|---:|---:|---:|---:|---:|",
-        ]
-        for name in ("sharelm", "anonymization"):
-            for scope, label in (
-                ("all_types", "all 10 types"),
-                ("baseline_types", "the 7 types anonymization covers"),
-            ):
-                o = pii[name][scope]["overall"]
-                lines.append(
-                    f"| {name} | {label} | {o['precision']:.3f} | {o['recall']:.3f} | {o['tp']} | {o['fn']} "
-                    f"| {o['fp']} | {o['tn']} |"
-                )
-        kinds = sorted(pii["anonymization"]["all_types"]["recall_by_type"])
-        lines += ["", "| recall by type | sharelm | anonymization |", "|---|---:|---:|"]
-        for k in kinds:
-            lines.append(
-                f"| {k} | {pii['sharelm']['all_types']['recall_by_type'][k]:.2f} "
-                f"| {pii['anonymization']['all_types']['recall_by_type'][k]:.2f} |"
-            )
-        fp = pii["anonymization"]["all_types"]["false_positive_rate_by_lookalike"]
-        lines += ["", "| false positives on look-alikes | sharelm | anonymization |", "|---|---:|---:|"]
-        ours_fp = pii["sharelm"]["all_types"]["false_positive_rate_by_lookalike"]
-        for k in sorted(fp):
-            lines.append(f"| {k} | {ours_fp[k]:.2f} | {fp[k]:.2f} |")
-        if "crashes" in pii["anonymization"]:
-            lines += [
-                "",
-                f"anonymization's IbanAnonymizer raised TypeError {pii['anonymization']['crashes']} times.",
-            ]
-    lang = results.get("language_eval")
-    if lang:
-        lines += [
-            "",
-            f"Language tagging on all {lang['dialogs']:,} ChatterBot dialogs: accuracy "
-            f"**{lang['accuracy_supported_languages']:.3f}** over the languages lingua knows "
-            f"({lang['cpu_us_per_dialog']:,} CPU µs a dialog); per language:",
-            "",
-            " ".join(f"{k} {v:.2f}," for k, v in lang["per_language"].items()).rstrip(","),
-        ]
-    return "\n".join(lines) + "\n"
-
-
 def run_bench(
     sizes: list[int],
     out_dir: Path,
@@ -245,13 +118,14 @@ def run_bench(
     stage_size: int | None = None,
     language_size: int = 10_000,
     pii_per_type: int = 200,
-    redaction_texts: int = 2_000,
+    redaction_texts: int = 1_000,
     steps: list[str] | tuple[str, ...] = STEPS,
     keep_data: bool = False,
     data_dir: Path | None = None,
     log: Log = print,
 ) -> dict[str, Any]:
     from sharelm_bench.build_once import STAGES
+    from sharelm_bench.pii_compare import compare_all
     from sharelm_bench.pii_eval import compare
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -266,6 +140,7 @@ def run_bench(
         "python": sys.version.split()[0],
         "cpus": os.cpu_count(),
         "load_average_at_start": os.getloadavg()[0],
+        "cpu_affinity": sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
     }
     needed = {stage_size} if {"speed", "stages"} & set(steps) else set()
     needed |= set(sizes) if "scaling" in steps else set()
@@ -278,8 +153,9 @@ def run_bench(
     if "speed" in steps:
         results["redaction_speed"] = redaction_speed(data[stage_size], redaction_texts, log)
     if "pii" in steps:
-        log("labelled PII evaluation")
+        log("labelled PII evaluation (first tier, as before)")
         results["pii_eval"] = compare(pii_per_type)
+        results["pii_compare"] = compare_all(pii_per_type, log=log)
     if "language" in steps:
         log("language tagging on the ChatterBot corpus")
         results["language_eval"] = language_eval()
@@ -302,23 +178,3 @@ def run_bench(
         for path in data.values():
             path.unlink(missing_ok=True)
     return results
-
-
-def summary_lines(results: dict[str, Any]) -> list[str]:
-    """The headline figures for the terminal."""
-    lines = [
-        f"{s['stage']:<30} {s['conversations_in']:>9,} conv  {s['conv_per_s']:>9,.0f} conv/s "
-        f"({s['conv_per_cpu_s']:,.0f} per CPU s)  peak {s['peak_rss_mb']:,.0f} MB"
-        for s in results.get("stages", []) + results.get("scaling", [])
-    ]
-    red = results.get("redaction_speed")
-    if red:
-        lines.append(
-            f"redaction: sharelm {red['sharelm']['us_per_text']} µs/text, anonymization "
-            f"{red['anonymization']['us_per_text']} µs/text ({red['speedup']}x)"
-        )
-    pii = results.get("pii_eval")
-    for name in ("sharelm", "anonymization") if pii else ():
-        o = pii[name]["all_types"]["overall"]
-        lines.append(f"PII {name:<14} all types P={o['precision']:.3f} R={o['recall']:.3f}")
-    return lines

@@ -2,7 +2,9 @@
 
 `redact_text("mail me at a@b.org")` -> `("mail me at [REDACTED_EMAIL]", {"email": 1})`.
 The rules (regexes in the common subset of Python `re` and JavaScript RegExp, plus named post-checks such
-as Luhn and IBAN mod-97) live in `data/redaction_rules.json`; `RULES_PATH` points at it.
+as Luhn and IBAN mod-97) live in `data/redaction_rules.json`; `RULES_PATH` points at it. Rules that need
+code (person names: a lexicon and context, `sharelm.redaction.names`) are listed there too, as python-only
+"detector" rules. `RULES` / `default_rules()` enumerate them all; `placeholders()` maps type -> placeholder.
 """
 
 from __future__ import annotations
@@ -14,11 +16,17 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from sharelm.redaction.checks import CHECKS, iban_ok, luhn_ok, phone_ok
+from sharelm.redaction.names import find_names
 from sharelm.schema import Conversation
+
+__all__ = [
+    "CHECKS", "RULES_PATH", "Redactor", "Rule", "default_rules", "iban_ok", "load_rules", "luhn_ok",
+    "phone_ok", "placeholders", "redact_conversation", "redact_text",
+]
 
 RULES_PATH = Path(__file__).parent / "data" / "redaction_rules.json"
 
-_DIGIT = re.compile(r"\d")
 _ASCII_DIGITS = b"0123456789"
 
 
@@ -28,96 +36,15 @@ def count_digits(text: str) -> int:
     return len(raw) - len(raw.translate(None, _ASCII_DIGITS))
 
 
-def luhn_ok(value: str) -> bool:
-    digits = [int(c) for c in value if c.isdigit()]
-    if not 13 <= len(digits) <= 19:
-        return False
-    total = 0
-    for i, d in enumerate(reversed(digits)):
-        if i % 2:
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
-    return total % 10 == 0
-
-
-def iban_ok(value: str) -> bool:
-    s = value.replace(" ", "").upper()
-    if not 15 <= len(s) <= 34 or not s.isalnum():
-        return False
-    rearranged = s[4:] + s[:4]
-    # Letters count as two digits (A=10 ... Z=35); the whole number mod 97 must be 1.
-    number = "".join(str(int(c, 36)) for c in rearranged)
-    return int(number) % 97 == 1
-
-
-_DATE_LIKE = re.compile(r"^(?:\d{4}[-/. ]\d{1,2}[-/. ]\d{1,2}|\d{1,2}[-/. ]\d{1,2}[-/. ]\d{4})(?!\d)")
-_THOUSANDS = re.compile(r"^\d{1,3}(?:[ .]\d{3})+$")
-
-
-def phone_ok(value: str) -> bool:
-    n = sum(c.isdigit() for c in value)
-    lo, hi = (8, 15) if value.startswith("+") else (9, 12)  # E.164 allows 15 with the country code
-    if not lo <= n <= hi:
-        return False
-    if _DATE_LIKE.match(value):
-        return False
-    return not _THOUSANDS.match(value)
-
-
-def ipv6_ok(value: str) -> bool:
-    addr = value.split("%", 1)[0]
-    if addr.count("::") > 1 or ":::" in addr:
-        return False
-    groups = [g for g in addr.split(":") if g]
-    if "::" in addr:
-        if not 2 <= len(groups) <= 7:
-            return False
-    elif len(groups) != 8 or addr.startswith(":") or addr.endswith(":"):
-        return False
-    if any(len(g) > 4 for g in groups):
-        return False
-    return any(len(g) >= 3 for g in groups)
-
-
-_CODE_CHARS = set("()[]{}<>$")
-_ENV_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
-
-
-def secret_ok(value: str) -> bool:
-    if any(c in _CODE_CHARS for c in value) or _ENV_NAME.match(value):
-        return False
-    if value.startswith(("os.", "env.", "process.")):
-        return False
-    if _DIGIT.search(value):
-        return True
-    has_symbol = any(not c.isalnum() for c in value)
-    mixed_case = value.lower() != value and value.upper() != value
-    return len(value) >= 12 and (has_symbol or mixed_case)
-
-
-def token_ok(value: str) -> bool:
-    if _DIGIT.search(value) and any(c.isalpha() for c in value):
-        return True
-    return len(value) >= 20 and value.lower() != value and value.upper() != value
-
-
-CHECKS: dict[str, Callable[[str], bool]] = {
-    "luhn": luhn_ok,
-    "iban": iban_ok,
-    "phone": phone_ok,
-    "ipv6": ipv6_ok,
-    "secret": secret_ok,
-    "token": token_ok,
-}
+# Rules that are code rather than a regex ("detector" in the rules file): python only, the plugin skips them.
+DETECTORS: dict[str, Callable[[str], list[tuple[int, int]]]] = {"names": find_names}
 
 
 @dataclass(frozen=True)
 class Rule:
     type: str
     placeholder: str
-    regex: re.Pattern[str]
+    regex: re.Pattern[str] | None  # None for a detector rule
     keep_prefix_group: int = 0
     check: Callable[[str], bool] | None = None
     # Literal hints: the rule cannot match unless one of them occurs (a cheap test before the regex scan).
@@ -126,6 +53,9 @@ class Rule:
     gate: re.Pattern[str] | None = None
     min_digits: int = 0
     ignore_case: bool = False
+    detector: Callable[[str], list[tuple[int, int]]] | None = None
+    engines: tuple[str, ...] = ("python", "javascript")
+    example: str = ""  # a text this rule redacts (the rules file's own example)
 
 
 def _compile(spec: dict) -> Rule:
@@ -137,16 +67,22 @@ def _compile(spec: dict) -> Rule:
     if check is not None and check not in CHECKS:
         raise ValueError(f"redaction rule {spec['type']!r}: unknown check {check!r}")
     requires = tuple(spec.get("requires", ()))
+    detector = spec.get("detector")
+    if detector is not None and detector not in DETECTORS:
+        raise ValueError(f"redaction rule {spec['type']!r}: unknown detector {detector!r}")
     return Rule(
         type=spec["type"],
         placeholder=spec["placeholder"],
-        regex=re.compile(spec["pattern"], flags),
+        regex=re.compile(spec["pattern"], flags) if detector is None else None,
         keep_prefix_group=int(spec.get("keep_prefix_group", 0)),
         check=CHECKS[check] if check else None,
         requires=tuple(r.lower() for r in requires) if ignore_case else requires,
         gate=re.compile(spec["gate"], flags) if spec.get("gate") else None,
         min_digits=int(spec.get("min_digits", 0)),
         ignore_case=ignore_case,
+        detector=DETECTORS[detector] if detector else None,
+        engines=tuple(spec.get("engines", ("python", "javascript"))),
+        example=spec.get("example", ""),
     )
 
 
@@ -160,6 +96,29 @@ def default_rules() -> tuple[Rule, ...]:
     return tuple(load_rules())
 
 
+def placeholders() -> dict[str, str]:
+    """Every redaction type and its placeholder, in rule order.
+
+    Placeholders can be longer than what they replace ("Li" -> "[REDACTED_NAME]"): a redacted text may grow,
+    which matters to anyone enforcing a length cap after redaction.
+    """
+    return {r.type: r.placeholder for r in default_rules()}
+
+
+def __getattr__(name: str) -> object:
+    # RULES: the public, enumerable list of rules (type, placeholder, engines, example), loaded on first use.
+    if name == "RULES":
+        return default_rules()
+    raise AttributeError(name)
+
+
+def _gate(memo: dict[str, bool], gate: re.Pattern[str], text: str) -> bool:
+    hit = memo.get(gate.pattern)
+    if hit is None:
+        hit = memo[gate.pattern] = gate.search(text) is not None
+    return hit
+
+
 class Redactor:
     """Applies the rules in order; each rule sees the previous rule's output."""
 
@@ -171,6 +130,7 @@ class Redactor:
         counts, so a rule inactive on texts joined together is inactive on each of them."""
         lowered = text.lower()
         n_digits = count_digits(text)
+        gates: dict[str, bool] = {}  # rules sharing a gate pattern scan for it once
         active = []
         for r in self.rules:  # plain loops: this runs for every conversation
             if n_digits < r.min_digits:
@@ -182,7 +142,7 @@ class Redactor:
                         break
                 else:
                     continue
-            if r.gate is not None and r.gate.search(text) is None:
+            if r.gate is not None and not _gate(gates, r.gate, text):
                 continue
             active.append(r)
         return tuple(active)
@@ -199,6 +159,7 @@ class Redactor:
         counts: dict[str, int] = {}
         lowered: str | None = None
         n_digits = -1
+        gates: dict[str, bool] = {}
         for rule in self.rules:
             if rule.min_digits:
                 if n_digits < 0:
@@ -213,12 +174,28 @@ class Redactor:
                     hay = text
                 if not any(r in hay for r in rule.requires):
                     continue
-            if rule.gate is not None and rule.gate.search(text) is None:
+            if rule.gate is not None and not _gate(gates, rule.gate, text):
                 continue
-            new = rule.regex.sub(self._replacer(rule, counts), text)
+            if rule.detector is not None:
+                new = self._replace_spans(rule, text, counts)
+            else:
+                new = rule.regex.sub(self._replacer(rule, counts), text)
             if new != text:
                 text, lowered, n_digits = new, None, -1
+                gates.clear()
         return text, counts
+
+    @staticmethod
+    def _replace_spans(rule: Rule, text: str, counts: dict[str, int]) -> str:
+        spans = rule.detector(text) if rule.detector else []
+        if not spans:
+            return text
+        counts[rule.type] = counts.get(rule.type, 0) + len(spans)
+        parts, last = [], 0
+        for a, b in spans:
+            parts += [text[last:a], rule.placeholder]
+            last = b
+        return "".join(parts) + text[last:]
 
     @staticmethod
     def _replacer(rule: Rule, counts: dict[str, int]) -> Callable[[re.Match[str]], str]:

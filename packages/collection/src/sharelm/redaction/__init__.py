@@ -1,0 +1,1 @@
+"""Parts of `sharelm.redact`: the post-checks of the shared rules, the name lexicon and the name rule."""
