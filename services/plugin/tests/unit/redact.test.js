@@ -49,18 +49,59 @@ test('unknown checks are refused, not ignored', () => {
   assert.throws(() => createRedactor({ rules: [{ type: 'x', placeholder: '[X]', pattern: 'x', check: 'nope' }] }), /unknown check/);
 });
 
-test('same output as sharelm.redact (Python) on the corpus', { skip: !existsSync(PYTHON) && 'no .venv python' }, () => {
-  const script = 'import json,sys\nfrom sharelm.redact import redact_text\n' +
-    'print(json.dumps([redact_text(t) for t in json.load(sys.stdin)]))';
-  const res = spawnSync(PYTHON, ['-c', script], { input: JSON.stringify(CORPUS), encoding: 'utf8' });
+// Python side: sharelm's rules that both engines run (python-only rules, such as names, are skipped here).
+const PY_SHARED = [
+  'import json,sys',
+  'from sharelm.redact import Redactor, default_rules',
+  "shared = Redactor([r for r in default_rules() if 'javascript' in r.engines])",
+].join('\n');
+
+function pythonRedacts(texts) {
+  const script = PY_SHARED + '\nprint(json.dumps([shared.redact(t) for t in json.load(sys.stdin)]))';
+  const res = spawnSync(PYTHON, ['-c', script], { input: JSON.stringify(texts), encoding: 'utf8' });
   assert.equal(res.status, 0, res.stderr);
-  const py = JSON.parse(res.stdout);
-  CORPUS.forEach((text, i) => {
+  return JSON.parse(res.stdout);
+}
+
+function assertSame(texts, py) {
+  texts.forEach((text, i) => {
     const js = redactor.redact(text);
     assert.equal(js.text, py[i][0], `text differs for ${JSON.stringify(text)}`);
     assert.deepEqual(js.counts, py[i][1], `counts differ for ${JSON.stringify(text)}`);
   });
+}
+
+test('same output as sharelm.redact (Python) on the corpus', { skip: !existsSync(PYTHON) && 'no .venv python' }, () => {
+  const py = pythonRedacts(CORPUS);
+  assertSame(CORPUS, py);
   // The corpus exercises most rule types (not a test that passes on empty output).
   const types = new Set(py.flatMap(([, c]) => Object.keys(c)));
   assert.ok(types.size >= 8, `only ${[...types]} matched`);
+});
+
+test('every shared rule: its example and the labelled set, positives and look-alikes, redact the same', {
+  skip: !existsSync(PYTHON) && 'no .venv python',
+}, () => {
+  const bench = join(REPO, 'packages', 'collection', 'benchmarks');
+  const script = `import json,sys\nsys.path.insert(0, ${JSON.stringify(bench)})\n` +
+    'from sharelm_bench.labelled import labelled_set\n' + PY_SHARED + '\n' +
+    'texts = [e.text for e in labelled_set(per_kind=8, seed=4)]\n' +
+    'print(json.dumps([[t, *shared.redact(t)] for t in texts]))';
+  const res = spawnSync(PYTHON, ['-c', script], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  assert.equal(res.status, 0, res.stderr);
+  const rows = JSON.parse(res.stdout);
+  const examples = rules.rules.filter((r) => (r.engines || ['python', 'javascript']).includes('javascript'))
+    .map((r) => r.example);
+  const texts = [...rows.map(([t]) => t), ...examples];
+  const py = [...rows.map(([, out, counts]) => [out, counts]), ...pythonRedacts(examples)];
+  assertSame(texts, py);
+  const types = new Set(py.flatMap(([, c]) => Object.keys(c)));
+  const shared = new Set(rules.rules.filter((r) => !(r.engines || []).length || r.engines.includes('javascript')).map((r) => r.type));
+  assert.deepEqual([...types].sort(), [...shared].sort(), 'every shared type was exercised');
+});
+
+test('python-only rules are skipped, not half-run', () => {
+  assert.deepEqual(redactor.skipped, rules.rules.filter((r) => !(r.engines || ['javascript']).includes('javascript')).map((r) => r.type));
+  assert.ok(redactor.skipped.includes('name'));
+  assert.equal(redactor.redact('Hi, my name is Henrik Sørensen').text, 'Hi, my name is Henrik Sørensen');
 });
