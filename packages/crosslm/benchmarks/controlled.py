@@ -193,9 +193,9 @@ def run_grid(out: Path, seeds, alphas, methods=METHODS, overrides: dict | None =
     cells_dir = out / "cells"
     cells_dir.mkdir(parents=True, exist_ok=True)
     cells = []
-    for seed in seeds:
-        a = assets(seed, out / "data")
-        for alpha in alphas:
+    for alpha in alphas:  # alpha-major: the first alpha is complete over all seeds before the next starts
+        for seed in seeds:
+            a = assets(seed, out / "data")
             for method in methods:
                 path = cells_dir / f"seed{seed}-alpha{alpha}-{method}.json"
                 if path.exists():

@@ -54,10 +54,10 @@ class EventPrinter:
             if event["done"] >= event["total"]:  # one bar per pass: the next pass starts it afresh
                 self.progress.remove_task(self.steps.pop(event["what"]))
         elif kind == "round":
-            out.print(round_line(event["record"]))
+            out.print(round_line(event["record"]), soft_wrap=True)
             self.progress.update(self.rounds, completed=event["record"]["round"])
         elif kind == "warning":
-            out.print(f"[yellow]warning:[/yellow] {event['message']}")
+            out.print(f"[yellow]warning:[/yellow] {event['message']}", soft_wrap=True)
 
 
 class JsonEvents:
