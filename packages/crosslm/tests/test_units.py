@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import tomllib
 from pathlib import Path
@@ -200,3 +201,36 @@ def test_world_judges_labels_and_exports_conversations():
     # General text lies outside the task world: none of its words belongs to a topic.
     topic_words = {w for words in world.vocab.values() for w in words}
     assert not topic_words & {w for d in world.general_text(50, seed=4) for w in d.split()}
+
+
+def test_cli_writes_one_silo_file_per_client(world_run, tmp_path):
+    runner = CliRunner(env={"COLUMNS": "300"})
+    args = [
+        "silos",
+        "--clients",
+        "3",
+        "--out",
+        str(tmp_path / "silos"),
+        "-c",
+        f"data-path={world_run['export']}",
+    ]
+    res = runner.invoke(app, [*args, "-c", f"task-labels={world_run['labels']}"])
+    assert res.exit_code == 0, res.output
+    files = sorted(p.name for p in (tmp_path / "silos").iterdir())
+    assert files == ["client-0.json", "client-1.json", "client-2.json"]
+    texts = [
+        {
+            e["text"]
+            for k in ("train", "val", "test")
+            for e in json.loads((tmp_path / "silos" / f).read_text())[k]
+        }
+        for f in files
+    ]
+    assert not (texts[0] & texts[1]) and not (texts[1] & texts[2])  # each file holds one client's data
+
+
+def test_the_cli_and_the_benches_do_not_import_each_other():
+    import crosslm.cli as cli
+
+    assert "bench" not in Path(cli.__file__).read_text()  # the benches import the library, not the reverse
+    assert not (Path(crosslm.__file__).parent / "bench").exists()
