@@ -3,6 +3,7 @@ from pathlib import Path
 
 from sharelm_bench.generate import generate
 
+from sharelm import Conversation
 from sharelm.export import load_conversations
 from sharelm.io import write_jsonl
 from sharelm.pipeline import BuildOptions, build
@@ -51,3 +52,39 @@ def test_build_stages_can_be_switched_off(tmp_path):
     report = build([src], tmp_path / "out.jsonl", opts)
     assert report.written == 50 and report.redacted_conversations == 0
     assert list(load_conversations(tmp_path / "out.jsonl")) == convs
+
+
+def test_exact_drops_name_the_kept_conversation(tmp_path):
+    from sharelm.dedup import content_key
+
+    src, out, drops = tmp_path / "in.jsonl", tmp_path / "out.jsonl", tmp_path / "drops.jsonl"
+    convs = list(generate(300, seed=5, pii_rate=0, exact_dup_rate=0.2, near_dup_rate=0.05))
+    write_jsonl(convs, src)
+    by_id = {c.conversation_id: c for c in convs}
+    for near in (False, True):
+        build([src], out, BuildOptions(redact=False, near_dup=near, language=False), drops_path=drops)
+        kept = {c.conversation_id: c for c in load_conversations(out)}
+        exact = [r for r in map(json.loads, drops.read_text().splitlines()) if r["reason"] == "exact"]
+        assert len(exact) >= 30
+        assert all(r["duplicate_of"] in kept for r in exact)  # written, not dropped itself
+        if not near:  # else it may name the kept conversation its first copy was a near duplicate of
+            for r in exact:
+                assert content_key(by_id[r["conversation_id"]]) == content_key(kept[r["duplicate_of"]])
+
+
+def test_exact_duplicate_ids_are_remembered_for_a_bounded_window():
+    from sharelm.dedup import Deduplicator
+
+    def conv(i: int, cid: str) -> Conversation:
+        return Conversation.model_validate(
+            {"conversation_id": cid, "conversation": [{"role": "user", "content": f"question {i}"}]}
+        )
+
+    dedup = Deduplicator(near=False, window=5)
+    firsts = [conv(i, f"c{i}") for i in range(20)]
+    kept = list(dedup.filter([*firsts, conv(0, "again-0"), conv(19, "again-19")]))
+    assert kept == firsts
+    drops = [(r.conversation_id, r.duplicate_of) for r in dedup.pop_drops()]
+    # c0 is older than the last 5 distinct conversations: still dropped, its id forgotten.
+    assert drops == [("again-0", None), ("again-19", "c19")]
+    assert len(dedup._kept_ids.ids) == 5

@@ -1,6 +1,8 @@
 """Deduplication: exact (normalised content hash) and near-duplicate (MinHash LSH via `datasketch`).
 
-Exact keys are 64-bit hashes kept for the whole run (at most 16 bytes per conversation). Near duplicates:
+Exact keys are 64-bit hashes kept for the whole run (16 to 32 bytes per conversation, stdlib arrays: no
+numpy needed), with the kept conversation's id for the last `window` of them (so an exact drop names it).
+Near duplicates:
 MinHash signatures (datasketch's affine32 scheme, computed for a whole batch at once with numpy) in a
 banded LSH index over the last `window` kept conversations, so memory stops growing once the window is
 full. Every drop is reported with its reason.
@@ -11,15 +13,19 @@ from __future__ import annotations
 import hashlib
 import unicodedata
 import zlib
+from array import array
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
-import numpy as np
+try:
+    import numpy as np
+except ModuleNotFoundError:  # no [clean] extra: exact dedup still works (stdlib only), near-dup does not
+    np = None  # type: ignore[assignment]
 
 from sharelm.schema import Conversation
 
-_U32 = np.uint32
+_U32 = np.uint32 if np is not None else None
 
 
 def normalise(text: str) -> str:
@@ -31,7 +37,11 @@ def normalise(text: str) -> str:
 
 # Random odd weights per byte position in a token: a token's hash is sum(weight[pos] * (byte + 1)) mod 2^32,
 # computed for all tokens at once with numpy (a Python loop over words costs more than everything else).
-_POS_WEIGHTS = (np.random.RandomState(20240601).randint(0, 1 << 31, 64, dtype=np.uint32) * 2 + 1).astype(_U32)
+_POS_WEIGHTS = (
+    (np.random.RandomState(20240601).randint(0, 1 << 31, 64, dtype=np.uint32) * 2 + 1).astype(_U32)
+    if np is not None
+    else None
+)
 
 
 def _token_hashes(b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -128,7 +138,7 @@ def _fmix32(h: np.ndarray) -> np.ndarray:
 class DropRecord:
     conversation_id: str
     reason: Literal["exact", "near"]
-    duplicate_of: str | None  # near: the kept conversation it matched
+    duplicate_of: str | None  # the kept conversation it matched (exact: None past the `window`, see KeptIds)
     similarity: float  # estimated Jaccard similarity of word 3-grams (1.0 for exact)
     content_hash: str  # exact: the kept conversation has the same hash
 
@@ -146,10 +156,11 @@ class DedupStats:
 
 
 class _Table64:
-    """Open addressing with linear probing in one numpy array; key 0 marks an empty slot."""
+    """Open addressing with linear probing in one `array("Q")` (stdlib: exact dedup needs no numpy); key 0
+    marks an empty slot."""
 
     def __init__(self, capacity: int):
-        self.table = np.zeros(capacity, np.uint64)
+        self.table = array("Q", [0]) * capacity
         self.mask = capacity - 1
         self.size = 0
 
@@ -177,8 +188,8 @@ class _Table64:
             i = (i + 1) & self.mask
 
     def _grow(self) -> None:
-        old = self.table[self.table != 0].tolist()
-        self.table = np.zeros(len(self.table) * 2, np.uint64)
+        old = [key for key in self.table if key]
+        self.table = array("Q", [0]) * (len(self.table) * 2)
         self.mask = len(self.table) - 1
         self.size = 0
         for key in old:
@@ -186,7 +197,7 @@ class _Table64:
 
 
 class HashSet64:
-    """A set of 64-bit keys in numpy arrays: 16 to 32 bytes a key, where a Python set of ints takes about
+    """A set of 64-bit keys in flat arrays: 16 to 32 bytes a key, where a Python set of ints takes about
     60. Split into 256 shards by the key's top bits, so growing one shard never needs much memory at once
     (a single table doubling would briefly hold old, new and the keys in between). 0 is stored as 1."""
 
@@ -206,6 +217,33 @@ class HashSet64:
     def __contains__(self, key: int) -> bool:
         key = key or 1
         return key in self.shards[key >> 56]
+
+
+class KeptIds:
+    """The kept conversation's id for the exact keys of the last `capacity` distinct conversations, so an
+    exact drop can name it. Bounded (about 150 bytes an entry): an older key's id is forgotten, and its
+    later exact duplicates are still dropped, with `duplicate_of` None."""
+
+    def __init__(self, capacity: int):
+        self.ring: list[int | None] = [None] * max(1, capacity)
+        self.ids: dict[int, str] = {}
+        self.next = 0
+
+    def add(self, key: int, cid: str) -> None:
+        """`key` is new (the exact set said so), so it holds at most one ring slot."""
+        old = self.ring[self.next]
+        if old is not None:
+            del self.ids[old]
+        self.ring[self.next], self.ids[key] = key, cid
+        self.next = (self.next + 1) % len(self.ring)
+
+    def redirect(self, key: int, cid: str) -> None:
+        """The first holder of `key` was dropped as a near duplicate of `cid`: point at the kept one."""
+        if key in self.ids:
+            self.ids[key] = cid
+
+    def get(self, key: int) -> str | None:
+        return self.ids.get(key)
 
 
 class BandIndex:
@@ -282,6 +320,7 @@ class Deduplicator:
         self.stats = DedupStats()
         self.drops: list[DropRecord] = []  # drained by the caller (`pop_drops`) as it streams
         self._exact = HashSet64()
+        self._kept_ids = KeptIds(window)
         if near:
             from datasketch import MinHash
             from datasketch.lsh import _optimal_param
@@ -344,17 +383,20 @@ class Deduplicator:
     def _filter_batch(self, batch: list[Conversation]) -> Iterator[Conversation]:
         fresh: list[tuple[Conversation, int]] = []
         texts: list[str] = []  # normalised once, for both the exact key and the shingles
+        exact: list[tuple[str, int]] = []  # logged once this batch's near drops are known (duplicate_of)
         for conv in batch:
             self.stats.seen += 1
             norms = [normalise(m.content) for m in conv.conversation]
             key = content_key(conv, norms)
             if not self._exact.add(key):
                 self.stats.exact += 1
-                self._drop(DropRecord(conv.conversation_id, "exact", None, 1.0, f"{key:016x}"))
+                exact.append((conv.conversation_id, key))
                 continue
+            self._kept_ids.add(key, conv.conversation_id)
             fresh.append((conv, key))
             texts.append(" ".join(norms))
         if not self.near:
+            self._log_exact(exact)
             self.stats.kept += len(fresh)
             yield from (c for c, _ in fresh)
             return
@@ -363,9 +405,15 @@ class Deduplicator:
             match = None if sig is None else self._near_match(conv.conversation_id, sig)
             if match is not None:
                 self.stats.near += 1
+                self._kept_ids.redirect(key, match[0])
                 self._drop(
                     DropRecord(conv.conversation_id, "near", match[0], round(match[1], 3), f"{key:016x}")
                 )
                 continue
             self.stats.kept += 1
             yield conv
+        self._log_exact(exact)
+
+    def _log_exact(self, exact: list[tuple[str, int]]) -> None:
+        for cid, key in exact:
+            self._drop(DropRecord(cid, "exact", self._kept_ids.get(key), 1.0, f"{key:016x}"))

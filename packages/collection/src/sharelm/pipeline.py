@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
+from itertools import chain
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -142,10 +143,13 @@ def build(
     *,
     drops_path: str | Path | None = None,
     on_progress: Callable[[int], None] | None = None,
+    report: BuildReport | None = None,
 ) -> BuildReport:
-    """Run the pipeline into `output` (.jsonl[.gz], .parquet, or a `datasets` directory)."""
+    """Run the pipeline into `output` (.jsonl[.gz], .parquet, or a `datasets` directory). Nothing is
+    written when no conversation came through (`written == 0`; `imported` says why). Pass `report` to
+    watch it during the build (`report.imported.bytes_read` against the inputs' sizes)."""
     options = options or BuildOptions()
-    report = BuildReport()
+    report = report if report is not None else BuildReport()
     t0, c0 = time.perf_counter(), time.process_time()
 
     def counted(convs: Iterable[Conversation]) -> Iterator[Conversation]:
@@ -156,7 +160,10 @@ def build(
             yield conv
 
     with open(drops_path, "w", encoding="utf-8") if drops_path else nullcontext() as drops:
-        save_dataset(counted(pipeline(inputs, options, report, drops)), output)
+        convs = counted(pipeline(inputs, options, report, drops))
+        first = next(convs, None)
+        if first is not None:
+            save_dataset(chain([first], convs), output)
     report.seconds = time.perf_counter() - t0
     report.cpu_seconds = time.process_time() - c0
     report.peak_rss_mb = peak_rss_mb()
