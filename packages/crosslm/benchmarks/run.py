@@ -55,6 +55,17 @@ def controlled(
 
 
 @app.command()
+def summarize(out: Path = OUT, name: str = typer.Option("controlled", help="results subfolder")) -> None:
+    """Tables and plots from the cells already measured (no new runs), e.g. after a reduced bench."""
+    import json
+
+    cells = [json.loads(p.read_text()) for p in sorted((out / name / "cells").glob("*.json"))]
+    summary = tables.summarize(cells)
+    tables.write(summary, out / name)
+    print(tables.markdown(summary))
+
+
+@app.command()
 def chatterbot(out: Path = OUT, clients: int = 4, rounds: int = 3, seed: int = 0) -> None:
     """The real ChatterBot corpus (topic task), imported through sharelm; one seed."""
     others.chatterbot(out / "chatterbot", clients, rounds, seed)

@@ -37,6 +37,8 @@ def summarize(cells: list[dict]) -> dict:
         rows = {}
         for m in methods:
             cs = _by(cells, alpha, m)
+            if not cs:
+                continue
             accs = [c["slm_mean_accuracy"] for c in cs]
             worst = [min(c["slm_accuracy"].values()) for c in cs]
             row = {
@@ -57,11 +59,12 @@ def summarize(cells: list[dict]) -> dict:
                 row["ppl_change"] = mean_ci(ppl)
             rows[m] = row
         if "crosslm" in methods:
-            ours = [c["slm_mean_accuracy"] for c in _by(cells, alpha, "crosslm")]
+            ours = {c["seed"]: c["slm_mean_accuracy"] for c in _by(cells, alpha, "crosslm")}
             for m in methods:
-                theirs = [c["slm_mean_accuracy"] for c in _by(cells, alpha, m)]
-                if m != "crosslm" and len(theirs) == len(ours):
-                    rows[m]["crosslm_minus"] = paired_diff(ours, theirs)
+                theirs = {c["seed"]: c["slm_mean_accuracy"] for c in _by(cells, alpha, m)}
+                both = sorted(set(ours) & set(theirs))  # paired by seed
+                if m != "crosslm" and both:
+                    rows[m]["crosslm_minus"] = paired_diff([ours[k] for k in both], [theirs[k] for k in both])
         out["rows"][str(alpha)] = rows
     out["goals"] = goals(out)
     return out
@@ -81,7 +84,9 @@ def goals(s: dict) -> list[dict]:
             "CrossLM >= Standalone + 5 points at alpha 0.5, interval above 0", d, h, d >= 0.05 and d - h > 0
         )
     )
-    best = max(("fedavg", "kd-filtered"), key=lambda m: rows.get("0.5", {}).get(m, {}).get("slm", (-1,))[0])
+    best = max(
+        ("fedavg", "kd-filtered"), key=lambda m: _nz(rows.get("0.5", {}).get(m, {}).get("slm", (-1,))[0])
+    )
     d, h = diff(0.5, best)
     res.append(
         _goal(
@@ -101,9 +106,13 @@ def goals(s: dict) -> list[dict]:
             res.append(_goal(f"LLM task accuracy +5 points over its start (alpha {alpha})", g, h, g >= 0.05))
             p, h = row["ppl_change"]
             res.append(
-                _goal(f"LLM general perplexity within 2% of its start (alpha {alpha})", p, h, abs(p) <= 0.02)
+                _goal(f"LLM general perplexity at most 2% above its start (alpha {alpha})", p, h, p <= 0.02)
             )
     return res
+
+
+def _nz(x: float) -> float:
+    return -1.0 if x != x else x
 
 
 def _goal(what: str, value: float, half: float, met: bool) -> dict:
@@ -157,7 +166,7 @@ def plot(s: dict, path: Path) -> None:
     width = 0.8 / len(methods)
     for i, m in enumerate(methods):
         for key, ax in (("slm", axes[0]), ("worst_client", axes[1])):
-            ms = [s["rows"][str(a)][m][key] for a in alphas]
+            ms = [s["rows"][str(a)].get(m, {}).get(key, (math.nan, math.nan)) for a in alphas]
             ax.bar(
                 [j + i * width for j in range(len(alphas))],
                 [v[0] for v in ms],
