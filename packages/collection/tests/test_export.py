@@ -111,3 +111,36 @@ def test_push_to_hub_builds_the_dataset_and_calls_the_hub(tmp_path):
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
     assert proc.returncode != 0
     assert "huggingface.co/api/datasets/someone/sharelm-test" in proc.stderr
+
+
+def test_datasets_progress_bars_stay_quiet_and_are_restored(tmp_path, capfd):
+    """`datasets` prints its own bars (tqdm, on stderr) while saving and loading a directory; inside
+    the CLI's bar they interleaved with it."""
+    import datasets
+
+    save_dataset(sample(), tmp_path / "snap")
+    assert len(list(load_conversations(tmp_path / "snap"))) == len(sample())
+    captured = capfd.readouterr()
+    assert "Saving the dataset" not in captured.err and "Generating train split" not in captured.err
+    assert not datasets.are_progress_bars_disabled()
+
+
+def test_unknown_output_suffix_is_refused(tmp_path):
+    from sharelm.export import output_format
+
+    assert [output_format(tmp_path / n) for n in ("a.jsonl", "a.JSONL.gz", "a.parquet", "dir")] == [
+        "jsonl", "jsonl", "parquet", "arrow"
+    ]  # fmt: skip
+    with pytest.raises(ValueError, match=r"out\.txt: unknown output suffix '\.txt'; use \.jsonl"):
+        save_dataset(sample(), tmp_path / "out.txt")
+    assert not (tmp_path / "out.txt").exists()
+
+
+def test_load_conversations_reports_bytes_read(tmp_path):
+    for name in ("snap.parquet", "snap.jsonl", "snap"):
+        save_dataset(sample(), tmp_path / name)
+        seen: list[int] = []
+        assert len(list(load_conversations(tmp_path / name, on_bytes=seen.append))) == len(sample())
+        assert seen and seen[-1] == sum(
+            f.stat().st_size for f in [tmp_path / name, *(tmp_path / name).rglob("*")] if f.is_file()
+        ), name

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from sharelm.sources import ImportReport, UnknownFormatError, detect_format, import_file
+from sharelm.sources import ImportReport, UnknownFormatError, UnreadableFileError, detect_format, import_file
 from sharelm.sources.chatterbot import corpus_dir
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -121,3 +121,23 @@ def test_unknown_format_is_a_clear_error(tmp_path):
         detect_format(path)
     with pytest.raises(UnknownFormatError, match="unknown format 'nope'"):
         list(import_file(path, format="nope"))
+
+
+def test_truncated_json_file_is_a_json_error_at_its_line(tmp_path):
+    path = tmp_path / "cut.json"
+    path.write_text('[\n  {"conversations": [\n    {"from": "human", "value": "hi"},\n    {"from": "gp')
+    with pytest.raises(UnreadableFileError, match=r"cut\.json:4: invalid JSON \(column 14\): Unterminated"):
+        detect_format(path)
+    # With --format the file is still read: its one error is reported like any malformed row.
+    report = ImportReport()
+    assert list(import_file(path, format="sharegpt", report=report)) == []
+    (error,) = report.errors
+    assert (error.line, error.reason) == (4, "invalid JSON (column 14): Unterminated string starting at")
+
+
+def test_import_counts_the_bytes_read(tmp_path):
+    report = ImportReport()
+    names = ["hh_rlhf.jsonl", "collective_cognition.json"]
+    for name in names:
+        list(import_file(FIXTURES / name, report=report))
+    assert report.bytes_read == sum((FIXTURES / n).stat().st_size for n in names)

@@ -10,11 +10,12 @@ from __future__ import annotations
 import json
 import tempfile
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sharelm.io import read_jsonl, write_jsonl
+from sharelm.io import OnBytes, read_jsonl, write_jsonl
 from sharelm.schema import Conversation
 
 if TYPE_CHECKING:
@@ -26,6 +27,7 @@ __all__ = [
     "from_hf_row",
     "to_hf_dataset",
     "from_hf_dataset",
+    "output_format",
     "save_dataset",
     "load_conversations",
     "push_to_hub",
@@ -45,6 +47,36 @@ PUBLIC_COLUMNS = (
 )
 PUBLIC_METADATA = ("rate", "language", "redacted", "toxic", "title", "custom_instruction", "status")
 BATCH_SIZE = 5_000
+# Output names `save_dataset` understands; a name without a suffix is a `datasets` directory.
+OUTPUT_SUFFIXES = {".jsonl": "jsonl", ".jsonl.gz": "jsonl", ".parquet": "parquet"}
+ACCEPTED_OUTPUTS = ".jsonl, .jsonl.gz, .parquet, or a path without a suffix for a datasets directory"
+
+
+def output_format(path: str | Path) -> str:
+    """"jsonl", "parquet" or "arrow" (a datasets directory) from an output's name; ValueError for any
+    other suffix (`out.txt` would otherwise become a directory of that name)."""
+    path = Path(path)
+    name = path.name.lower()
+    for suffix, fmt in OUTPUT_SUFFIXES.items():
+        if name.endswith(suffix):
+            return fmt
+    if not path.suffix or path.is_dir():
+        return "arrow"
+    raise ValueError(f"{path}: unknown output suffix {path.suffix!r}; use {ACCEPTED_OUTPUTS}")
+
+
+@contextmanager
+def quiet_datasets() -> Iterator[None]:
+    """Silence `datasets`' own progress bars (they would interleave with a caller's, e.g. the CLI's)."""
+    import datasets
+
+    was_disabled = datasets.are_progress_bars_disabled()
+    datasets.disable_progress_bars()
+    try:
+        yield
+    finally:
+        if not was_disabled:
+            datasets.enable_progress_bars()
 
 
 def features() -> datasets.Features:
@@ -136,12 +168,12 @@ def save_dataset(
 
     - `x.parquet` (or format="parquet"): one parquet file with the Features' arrow schema.
     - `x.jsonl` / `x.jsonl.gz` (or format="jsonl"): our JSONL.
-    - anything else (format="arrow", the default): a `datasets` directory (`Dataset.save_to_disk`),
+    - a name without a suffix (or format="arrow"): a `datasets` directory (`Dataset.save_to_disk`),
       loadable with `datasets.load_from_disk` as well as `load_conversations`.
+    Any other suffix, without `format`, is a ValueError (`output_format`).
     """
     path = Path(path)
-    name = path.name.lower()
-    format = format or ("parquet" if name.endswith(".parquet") else "jsonl" if ".jsonl" in name else "arrow")
+    format = format or output_format(path)
     if format == "jsonl":
         return write_jsonl(convs, path)
     if format == "parquet":
@@ -150,48 +182,69 @@ def save_dataset(
         raise ValueError(f"unknown format {format!r}: use parquet, jsonl or arrow")
     from datasets import Dataset
 
-    with tempfile.TemporaryDirectory(prefix="sharelm-export-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="sharelm-export-") as tmp, quiet_datasets():
         n = _write_parquet(convs, Path(tmp) / "data.parquet", batch_size)
         ds = Dataset.from_parquet(str(Path(tmp) / "data.parquet"), features=features(), cache_dir=tmp)
         ds.save_to_disk(str(path))
     return n
 
 
-def _iter_parquet(path: Path) -> Iterator[Conversation]:
+def _iter_parquet(path: Path, on_bytes: OnBytes | None = None) -> Iterator[Conversation]:
     import pyarrow.parquet as pq
 
-    for batch in pq.ParquetFile(path).iter_batches(batch_size=1_000):
+    file = pq.ParquetFile(path)
+    size, total, n = path.stat().st_size, max(1, file.metadata.num_rows), 0
+    for batch in file.iter_batches(batch_size=1_000):
         for row in batch.to_pylist():
             yield from_hf_row(row)
+        n += batch.num_rows
+        if on_bytes is not None:
+            on_bytes(size * n // total)
 
 
-def load_conversations(path: str | Path) -> Iterator[Conversation]:
+def _iter_saved(path: Path, on_bytes: OnBytes | None) -> Iterator[Conversation]:
+    """A save_to_disk directory (Dataset or DatasetDict: every split in turn); progress by rows."""
+    from datasets import load_from_disk
+
+    from sharelm.io import input_size
+
+    with quiet_datasets():
+        ds = load_from_disk(str(path))
+    splits = list(ds.values()) if hasattr(ds, "keys") else [ds]
+    size, total, n = input_size(path), max(1, sum(len(s) for s in splits)), 0
+    for split in splits:
+        for row in split:
+            yield from_hf_row(row)
+            n += 1
+            if on_bytes is not None and n % 1000 == 0:
+                on_bytes(size * n // total)
+    if on_bytes is not None:
+        on_bytes(size)
+
+
+def load_conversations(path: str | Path, on_bytes: OnBytes | None = None) -> Iterator[Conversation]:
     """Read back what `save_dataset` wrote (a save_to_disk directory, parquet file or directory of
-    parquet files, or JSONL), streamed."""
+    parquet files, or JSONL), streamed. `on_bytes` hears how much of `path` has been read (see
+    `sharelm.io.input_size`), for a progress bar."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no dataset at {path}")
     if path.is_file():
         if path.suffix == ".parquet":
-            yield from _iter_parquet(path)
+            yield from _iter_parquet(path, on_bytes)
         else:
-            yield from read_jsonl(path)
+            yield from read_jsonl(path, on_bytes=on_bytes)
         return
     if (path / "state.json").exists() or (path / "dataset_dict.json").exists():
-        from datasets import load_from_disk
-
-        ds = load_from_disk(str(path))
-        if hasattr(ds, "keys"):  # a DatasetDict: every split in turn
-            for split in ds.values():
-                yield from from_hf_dataset(split)
-        else:
-            yield from from_hf_dataset(ds)
+        yield from _iter_saved(path, on_bytes)
         return
     files = sorted(path.rglob("*.parquet")) or sorted(path.rglob("*.jsonl*"))
     if not files:
         raise FileNotFoundError(f"{path} holds no save_to_disk dataset, parquet or JSONL files")
+    done = 0
     for f in files:
-        yield from load_conversations(f)
+        yield from load_conversations(f, None if on_bytes is None else lambda n, d=done: on_bytes(d + n))
+        done += f.stat().st_size
 
 
 def push_to_hub(

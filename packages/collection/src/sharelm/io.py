@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import io
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,25 +48,55 @@ def open_text(path: str | Path, mode: str = "rt") -> IO[str]:
     return open(path, mode, encoding="utf-8")
 
 
+OnBytes = Callable[[int], None]  # bytes of one input file read so far (compressed bytes for .gz)
+PROGRESS_EVERY = 512  # lines between `on_bytes` calls: cheap, and often enough for a progress bar
+
+
+def input_size(path: str | Path) -> int:
+    """Bytes of an input: a file's size, or the sum of a directory's files (a datasets directory)."""
+    path = Path(path)
+    if path.is_dir():
+        return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+    return path.stat().st_size if path.exists() else 0
+
+
+def _text_over(raw: IO[bytes], gz: bool) -> IO[str]:
+    if gz:
+        return gzip.open(raw, "rt", encoding="utf-8")  # type: ignore[return-value]
+    return io.TextIOWrapper(raw, encoding="utf-8")
+
+
+def iter_lines(path: str | Path, on_bytes: OnBytes | None = None) -> Iterator[tuple[int, str]]:
+    """(line number, line) of a text file (gzip when it ends in .gz), streamed; `on_bytes` hears how
+    much of the file has been read, every PROGRESS_EVERY lines and at the end."""
+    path = Path(path)
+    with open(path, "rb") as raw, _text_over(raw, gz=path.suffix == ".gz") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if on_bytes is not None and lineno % PROGRESS_EVERY == 0:
+                on_bytes(raw.tell())  # the raw file's position: compressed bytes for gzip
+            yield lineno, line
+    if on_bytes is not None:
+        on_bytes(path.stat().st_size)
+
+
 def read_jsonl(
-    path: str | Path, on_error: Callable[[RowError], None] | None = None
+    path: str | Path, on_error: Callable[[RowError], None] | None = None, on_bytes: OnBytes | None = None
 ) -> Iterator[Conversation]:
     """Conversations from a JSONL file, streamed. A bad line raises `MalformedRowError` (file and line),
     unless `on_error` is given: then it is reported there and skipped."""
-    with open_text(path) as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                yield Conversation.model_validate_json(line)
-            except ValidationError as exc:
-                reason = validation_reason(exc)
-                if exc.errors()[0]["type"] == "json_invalid":
-                    reason = f"invalid JSON: {exc.errors()[0]['msg']}"
-                error = RowError(str(path), lineno, reason)
-                if on_error is None:
-                    raise MalformedRowError(error) from None
-                on_error(error)
+    for lineno, line in iter_lines(path, on_bytes):
+        if not line.strip():
+            continue
+        try:
+            yield Conversation.model_validate_json(line)
+        except ValidationError as exc:
+            reason = validation_reason(exc)
+            if exc.errors()[0]["type"] == "json_invalid":
+                reason = f"invalid JSON: {exc.errors()[0]['msg']}"
+            error = RowError(str(path), lineno, reason)
+            if on_error is None:
+                raise MalformedRowError(error) from None
+            on_error(error)
 
 
 def write_jsonl(convs: Iterable[Conversation], path: str | Path) -> int:

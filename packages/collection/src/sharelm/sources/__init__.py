@@ -51,6 +51,7 @@ __all__ = [
     "ImportReport",
     "Source",
     "UnknownFormatError",
+    "UnreadableFileError",
     "detect_format",
     "detect_row",
     "get_source",
@@ -60,6 +61,14 @@ __all__ = [
 
 class UnknownFormatError(ValueError):
     pass
+
+
+class UnreadableFileError(UnknownFormatError):
+    """No row of the file could be read (a truncated JSON file): the first error, with file and line."""
+
+    def __init__(self, error: RowError):
+        super().__init__(f"{error} (no readable rows, so the format cannot be detected)")
+        self.error = error
 
 
 def get_source(name: str) -> Source:
@@ -74,10 +83,12 @@ def detect_row(row: Row) -> Source | None:
 
 
 def detect_format(path: str | Path) -> str:
-    """The format of a file, from its first readable rows."""
-    seen = 0
+    """The format of a file, from its first readable rows; `UnreadableFileError` (file:line: why) when
+    none of them could be read."""
+    seen, first_error = 0, None
     for _, row in iter_rows(path):
         if isinstance(row, RowError):
+            first_error = first_error or row
             continue
         source = detect_row(row)
         if source is not None:
@@ -85,6 +96,8 @@ def detect_format(path: str | Path) -> str:
         seen += 1
         if seen >= DETECT_ROWS:
             break
+    if seen == 0 and first_error is not None:
+        raise UnreadableFileError(first_error)
     raise UnknownFormatError(
         f"{path}: cannot tell the format from its first rows; pass one of: {', '.join(SOURCES)}"
     )
@@ -93,15 +106,20 @@ def detect_format(path: str | Path) -> str:
 def import_file(
     path: str | Path, format: str | None = None, report: ImportReport | None = None
 ) -> Iterator[Conversation]:
-    """Stream conversations from one file; bad rows go to `report` (file and line) and are skipped."""
+    """Stream conversations from one file; bad rows go to `report` (file and line) and are skipped.
+    `report.bytes_read` grows with the bytes read (for a progress bar over the inputs' sizes)."""
     report = report if report is not None else ImportReport()
     source = get_source(format) if format else get_source(detect_format(path))
     report.formats[str(path)] = source.name
     skipped_before = report.skipped
+    bytes_before = report.bytes_read
+
+    def on_bytes(n: int) -> None:
+        report.bytes_read = bytes_before + n
 
     if source.name == sharelm_rows.SOURCE.name and ".jsonl" in Path(path).name.lower():
         # Our own format: pydantic parses each line straight from JSON (several times faster than dicts).
-        for conv in read_jsonl(path, on_error=report.error):
+        for conv in read_jsonl(path, on_error=report.error, on_bytes=on_bytes):
             report.rows += 1
             report.conversations += 1
             yield conv
@@ -109,7 +127,7 @@ def import_file(
         return
 
     def good_rows() -> Iterator[tuple[int, Row]]:
-        for lineno, row in iter_rows(path):
+        for lineno, row in iter_rows(path, on_bytes):
             report.rows += 1
             if isinstance(row, RowError):
                 report.error(row)

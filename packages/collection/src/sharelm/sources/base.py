@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from sharelm.io import RowError, open_text, validation_reason
+from sharelm.io import OnBytes, RowError, iter_lines, validation_reason
 from sharelm.schema import Conversation
 
 Row = dict[str, Any]
@@ -27,6 +27,7 @@ class ImportReport:
     skipped: int = 0
     errors: list[RowError] = field(default_factory=list)
     formats: dict[str, str] = field(default_factory=dict)  # path -> detected format
+    bytes_read: int = 0  # of the inputs' sizes, for progress (`sharelm.io.input_size`)
 
     def error(self, err: RowError) -> None:
         self.skipped += 1
@@ -71,53 +72,76 @@ def error_reason(exc: Exception) -> str:
     return str(exc) if isinstance(exc, ValueError) else f"{type(exc).__name__}: {exc}"
 
 
-def iter_rows(path: str | Path) -> Iterator[tuple[int, Row | RowError]]:
+def iter_rows(path: str | Path, on_bytes: OnBytes | None = None) -> Iterator[tuple[int, Row | RowError]]:
     """(line number, row) for JSONL (line), JSON arrays and parquet (row number); unreadable rows as
-    RowError. YAML files are one row (the ChatterBot corpus file)."""
+    RowError. YAML files are one row (the ChatterBot corpus file). `on_bytes` hears how much of the file
+    has been read (for JSON and parquet: in proportion to the rows done)."""
     path = Path(path)
     name = path.name.lower()
     if name.endswith((".yml", ".yaml")):
-        import yaml
+        yield from _yaml_rows(path)
+    elif name.endswith(".parquet"):
+        yield from _parquet_rows(path, on_bytes)
+    elif name.endswith(".json"):
+        yield from _json_rows(path, on_bytes)
+    else:
+        yield from _jsonl_rows(path, on_bytes)
+    if on_bytes is not None:
+        on_bytes(path.stat().st_size)
 
-        try:
-            loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-            data = yaml.load(path.read_text(encoding="utf-8"), Loader=loader) or {}
-            yield 1, {"__yaml_path__": str(path), **data}
-        except yaml.YAMLError as exc:
-            yield 1, RowError(str(path), 1, f"invalid YAML: {exc}")
-        return
-    if name.endswith(".parquet"):
-        import pyarrow.parquet as pq
 
-        n = 0
-        for batch in pq.ParquetFile(path).iter_batches(batch_size=1_000):
-            for row in batch.to_pylist():
-                n += 1
-                yield n, row
+def _yaml_rows(path: Path) -> Iterator[tuple[int, Row | RowError]]:
+    import yaml
+
+    try:
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=loader) or {}
+        yield 1, {"__yaml_path__": str(path), **data}
+    except yaml.YAMLError as exc:
+        yield 1, RowError(str(path), 1, f"invalid YAML: {exc}")
+
+
+def _parquet_rows(path: Path, on_bytes: OnBytes | None) -> Iterator[tuple[int, Row | RowError]]:
+    import pyarrow.parquet as pq
+
+    file = pq.ParquetFile(path)
+    size, total, n = path.stat().st_size, max(1, file.metadata.num_rows), 0
+    for batch in file.iter_batches(batch_size=1_000):
+        for row in batch.to_pylist():
+            n += 1
+            yield n, row
+        if on_bytes is not None:
+            on_bytes(size * n // total)
+
+
+def _json_rows(path: Path, on_bytes: OnBytes | None) -> Iterator[tuple[int, Row | RowError]]:
+    """A JSON array (or one object): parsed whole; a syntax error is one RowError at its line."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        yield exc.lineno, RowError(str(path), exc.lineno, f"invalid JSON (column {exc.colno}): {exc.msg}")
         return
-    if name.endswith(".json"):
+    items = data if isinstance(data, list) else [data]
+    size = path.stat().st_size
+    for i, row in enumerate(items, 1):
+        if on_bytes is not None and i % 512 == 0:
+            on_bytes(size * i // len(items))
+        yield i, row if isinstance(row, dict) else RowError(str(path), i, "row is not a JSON object")
+
+
+def _jsonl_rows(path: Path, on_bytes: OnBytes | None) -> Iterator[tuple[int, Row | RowError]]:
+    for lineno, line in iter_lines(path, on_bytes):
+        if not line.strip():
+            continue
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            row = json.loads(line)
         except json.JSONDecodeError as exc:
-            yield exc.lineno, RowError(str(path), exc.lineno, f"invalid JSON: {exc.msg}")
-            return
-        items = data if isinstance(data, list) else [data]
-        for i, row in enumerate(items, 1):
-            yield i, row if isinstance(row, dict) else RowError(str(path), i, "row is not a JSON object")
-        return
-    with open_text(path) as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                yield lineno, RowError(str(path), lineno, f"invalid JSON: {exc.msg} (column {exc.colno})")
-                continue
-            yield (
-                lineno,
-                row if isinstance(row, dict) else RowError(str(path), lineno, "row is not an object"),
-            )
+            yield lineno, RowError(str(path), lineno, f"invalid JSON (column {exc.colno}): {exc.msg}")
+            continue
+        yield (
+            lineno,
+            row if isinstance(row, dict) else RowError(str(path), lineno, "row is not an object"),
+        )
 
 
 def convert_each(source: Source, rows: Iterable[tuple[int, Row]], path: str, report: ImportReport):
