@@ -323,8 +323,17 @@ def _gb_postcode(rng: random.Random) -> str:
 
 def _base(rng: random.Random, locale: str) -> str:
     f = faker(locale, rng.randrange(1000))
-    word = f.last_name() if rng.random() < 0.6 else f.city().split()[0]
-    return word if word[:1].isupper() else word.capitalize()
+    word = (f.last_name() if rng.random() < 0.6 else f.city()).split()[-1]  # "de Keijzer" -> "Keijzer"
+    return word[:1].upper() + word[1:]
+
+
+_CITY_PARTICLES = {"di", "del", "della", "a", "al", "in", "sul", "de", "la", "le", "sur", "am", "an", "im"}
+
+
+def _city(rng: random.Random, locale: str) -> str:
+    """Faker's city, written as places are ("Borgo Samuel terme" -> "Borgo Samuel Terme")."""
+    words = faker(locale, rng.randrange(1000)).city().split()
+    return " ".join(w if w in _CITY_PARTICLES or not w[:1].islower() else w.capitalize() for w in words)
 
 
 def street_line(rng: random.Random) -> tuple[str, str]:
@@ -355,7 +364,7 @@ def street_line(rng: random.Random) -> tuple[str, str]:
 
 
 def city_line(rng: random.Random, locale: str) -> str:
-    city = faker(locale, rng.randrange(1000)).city()
+    city = _city(rng, locale)
     if locale == "en_US":
         return f"{city}, {rng.choice(US_STATES)} {rng.randint(10000, 99999)}"
     if locale == "en_GB":

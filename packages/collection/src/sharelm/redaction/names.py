@@ -66,13 +66,20 @@ yours warmly soon grüße cordialement saludos you am i'm i’m bin suis soy son
 """
 _LAST_WORDS = frozenset(_LAST_WORDS_TEXT.split())
 # Where a name can start: a capital (Latin, Greek, Cyrillic, Armenian) that does not continue a word.
+# Only after a gap a trigger can leave (space, tab, line break, comma, colon), and not a sentence start,
+# which is where most capitals are; a title's dot ("Dr. Li") is the one full stop let through.
+_TITLES_DOTTED = ("Mr", "Mrs", "Ms", "Mx", "Dr", "Prof", "Sr", "Sra", "Srta", "Mme")
+_TITLE_DOTS = "|".join(rf"(?<=\b{t}\. .)" for t in _TITLES_DOTTED)
+# The capital comes first in the pattern so that re can skip to capitals; the lookbehinds then look at the
+# gap before it.
 _UPPER_START = re.compile(
-    r"(?<![^\W\d_'\u2019-])[A-Z\u00c0-\u00d6\u00d8-\u00de\u0100-\u017f\u0391-\u03a9\u0400-\u042f\u0531-\u0556]"
+    r"[A-Z\u00c0-\u00d6\u00d8-\u00de\u0100-\u017f\u0391-\u03a9\u0400-\u042f\u0531-\u0556]"
+    rf"(?:(?<=[ \t\n,:].)(?<![.!?;] .)(?<![.!?;]\n.)|{_TITLE_DOTS})(?=[^\W\d_])"
 )
 # Lower-case names are taken only after an explicit introduction ("my name is henrik").
 _LOWER_HINTS = ("my name", "call me", "go by")
 _LOWER_INTRO = re.compile(
-    r"\b(?P<strong>my name is|my name's|call me|i go by)[ \t]+(?=([^\W\d_]))", re.IGNORECASE
+    r"\b(?P<strong>my name is|my name's|call me|i go by)[ \t]+(?=[^\W\d_])", re.IGNORECASE
 )
 # A name token: letters with inner apostrophes or hyphens (O'Brien, Jean-Luc), or an initial ("J.").
 TOKEN = re.compile(rf"[^\W\d_]+(?:[{_APOS}-][^\W\d_]+)*|[^\W\d_]\.(?= )")
@@ -234,7 +241,7 @@ class NameFinder:
                 out.append(t)
         lowered = text.lower()
         if any(h in lowered for h in _LOWER_HINTS):
-            out += [m for m in _LOWER_INTRO.finditer(text) if not m.group(1)[0].isupper()]
+            out += [m for m in _LOWER_INTRO.finditer(text) if text[m.end()].islower()]
             out.sort(key=lambda m: m.start())
         return out
 

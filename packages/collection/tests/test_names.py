@@ -1,0 +1,71 @@
+"""The name rule: names after a trigger, checked against the lexicon as strongly as the trigger is weak."""
+
+import pytest
+
+from sharelm.redact import redact_text
+from sharelm.redaction.lexicon import lexicon
+from sharelm.redaction.names import find_names
+
+
+def names_in(text: str) -> list[str]:
+    return [text[a:b] for a, b in find_names(text)]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Hi, my name is Henrik Sørensen and I need help.", ["Henrik Sørensen"]),
+        ("my name is henrik", ["henrik"]),  # lower case, after an explicit introduction only
+        ("I'm Anna Kowalczyk, a nurse.", ["Anna Kowalczyk"]),
+        ("Hello, this is Nahla Wojniak from accounting.", ["Nahla Wojniak"]),
+        ("Please email my manager Tomasz about it.", ["Tomasz"]),
+        ("Write a text to my sister Rola saying I'm late.", ["Rola"]),
+        ("Draft a reply to Dr. Kaarel Sanna about it.", ["Kaarel Sanna"]),
+        ("Hi Will,\ncan you check?", ["Will"]),  # a common word, but a greeting set off by a comma
+        ("Thanks for the help!\n\nKind regards,\nMiia Bailly", ["Miia Bailly"]),
+        ("From: Meir van den Nuwenhuysen\nTo: support", ["Meir van den Nuwenhuysen"]),
+        ("Hi Ms. Jacobs, about the algorithm", ["Jacobs"]),
+        ("Je m'appelle Amélie Poulain.", ["Amélie Poulain"]),
+        ("Меня зовут Иван Петров.", ["Иван Петров"]),
+        ("你好，我叫王伟，请帮我。", ["王伟"]),
+    ],
+)
+def test_names_in_context(text, expected):
+    assert names_in(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I'm reading Harry Potter and the Goblet of Fire again.",
+        "We saw Dear Evan Hansen on Broadway.",  # a greeting word mid-sentence in title case: a title
+        "I watched I Am Sam last night.",
+        "Hello Kitty turned 50 this year.",  # a greeting's name without comma or surname
+        "Mrs Doubtfire is a comfort film.",  # after a title, only a name the lexicon knows
+        "Hi Team, please review the pull request.",
+        "Hello World in Rust prints a line.",
+        "Will this work on Windows?",
+        "This is Spain's best beach.",
+        "class JohnSmithParser(BaseParser): pass",
+        "user.first_name = form.cleaned_data['first_name']",
+        "Dear Sir or Madam, I am writing to complain.",
+        "I'm Feeling Lucky is a Google button.",
+        "Call the API with [REDACTED_EMAIL] as the sender",
+    ],
+)
+def test_look_alikes_are_not_names(text):
+    assert names_in(text) == []
+
+
+def test_lexicon_is_the_shipped_faker_data():
+    lex = lexicon()
+    assert lex.source.startswith("Faker ")
+    assert len(lex.first) > 20_000 and len(lex.last) > 20_000 and len(lex.common) > 10_000
+    assert {"Henrik", "Aisha", "Wei", "José"} <= lex.first and {"Sørensen", "Nguyen", "Nowak"} <= lex.last
+    assert lex.is_name("Will") and not lex.is_unambiguous_name("Will")  # a name, and a common word
+
+
+def test_names_get_the_typed_placeholder_and_count():
+    out, counts = redact_text("cc: Marta Kowalska\nHi Jonas,\nthe report is late.")
+    assert out == "cc: [REDACTED_NAME]\nHi [REDACTED_NAME],\nthe report is late."
+    assert counts == {"name": 2}
