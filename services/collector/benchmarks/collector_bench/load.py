@@ -1,114 +1,52 @@
-"""The load process: N concurrent keep-alive HTTP/1.1 clients on asyncio streams, each uploading a fresh
-~1 KB conversation per request, timing every request. Kept minimal (no HTTP library) so that the client,
-which shares the machine's cores with the server, costs as little CPU as possible.
+"""The load generator: wrk (C, epoll; `apt-get install -y wrk`) with `plugin_upload.lua`, pinned to its own
+CPUs with taskset, so that 64 connections cost the client little and never the servers' cores.
 
-    python collector_bench/load.py --url http://127.0.0.1:8000 --token T --clients 16 --seconds 5
-prints one JSON object: requests, errors, throughput, latency percentiles (ms), the client's CPU seconds."""
+`run_wrk` returns wrk's JSON (requests, 2xx, non-2xx, socket errors, throughput of 2xx answers, latency
+percentiles in ms) plus the client's CPU seconds, and leaves the acknowledged conversation ids in a file."""
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import json
+import os
 import resource
-import time
-import uuid
-from urllib.parse import urlsplit
+import shutil
+import subprocess
+from pathlib import Path
 
-from sharelm_collector.devtools.samples import kilobyte_conversation, plugin_upload
-
-ROUTES = {"v1": "/v1/conversations", "plugin": "/api/endpoint"}
-
-
-def request_bytes(host: str, path: str, token: str | None, route: str) -> bytes:
-    if route == "plugin":
-        conv = kilobyte_conversation()
-        users = [m["content"] for m in conv["conversation"] if m["role"] == "user"]
-        bots = [m["content"] for m in conv["conversation"] if m["role"] == "assistant"]
-        body = plugin_upload(str(uuid.uuid4()), user_msgs=users, bot_msgs=bots)
-    else:
-        body = kilobyte_conversation(uuid.uuid4().hex)
-    payload = json.dumps(body).encode()
-    auth = f"Authorization: Bearer {token}\r\n" if token else ""
-    head = (f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n{auth}"
-            f"Content-Length: {len(payload)}\r\n\r\n")
-    return head.encode() + payload
+SCRIPT = Path(__file__).with_name("plugin_upload.lua")
+PATH = "/api/endpoint"
 
 
-async def read_response(reader: asyncio.StreamReader) -> int:
-    head = await reader.readuntil(b"\r\n\r\n")
-    status = int(head[9:12])
-    length = 0
-    for line in head.split(b"\r\n"):
-        if line[:15].lower() == b"content-length:":
-            length = int(line[15:])
-    await reader.readexactly(length)
-    return status
+def wrk() -> str:
+    found = shutil.which("wrk")
+    if found is None:
+        raise FileNotFoundError("wrk is not installed: apt-get install -y wrk")
+    return found
 
 
-async def client(host: str, port: int, path: str, token: str | None, route: str, t_start: float,
-                 t_end: float, latencies: list[float], errors: list[int], expect: tuple[int, ...],
-                 done: list[int]) -> None:
-    reader, writer = await asyncio.open_connection(host, port)
-    try:
-        while True:
-            req = request_bytes(f"{host}:{port}", path, token, route)
-            t0 = time.perf_counter()
-            if t0 >= t_end:
-                return
-            writer.write(req)
-            status = await read_response(reader)
-            t1 = time.perf_counter()
-            done[0] += 1  # every answered request, warm-up included: the server's CPU covers them all
-            if t0 >= t_start and t1 <= t_end:  # only requests wholly inside the measured window
-                if status in expect:
-                    latencies.append(t1 - t0)
-                else:
-                    errors.append(status)
-    finally:
-        writer.close()
+def children_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
 
 
-def percentile(sorted_values: list[float], q: float) -> float:
-    if not sorted_values:
-        return float("nan")
-    return sorted_values[min(len(sorted_values) - 1, int(q * len(sorted_values)))]
-
-
-async def run(url: str, token: str | None, clients: int, seconds: float, warmup: float, route: str) -> dict:
-    parts = urlsplit(url)
-    t_start = time.perf_counter() + warmup
-    t_end = t_start + seconds
-    latencies: list[float] = []
-    errors: list[int] = []
-    done = [0]
-    expect = (200,) if route == "plugin" else (201,)
-    cpu0 = resource.getrusage(resource.RUSAGE_SELF)
-    await asyncio.gather(*(client(parts.hostname, parts.port, ROUTES[route], token, route, t_start, t_end,
-                                  latencies, errors, expect, done) for _ in range(clients)))
-    cpu1 = resource.getrusage(resource.RUSAGE_SELF)
-    latencies.sort()
-    return {
-        "clients": clients, "route": route, "seconds": seconds, "requests": len(latencies),
-        "errors": len(errors), "error_statuses": sorted(set(errors)), "all_requests": done[0],
-        "throughput": len(latencies) / seconds,
-        "p50_ms": 1000 * percentile(latencies, 0.50), "p90_ms": 1000 * percentile(latencies, 0.90),
-        "p99_ms": 1000 * percentile(latencies, 0.99),
-        "client_cpu_s": (cpu1.ru_utime + cpu1.ru_stime) - (cpu0.ru_utime + cpu0.ru_stime),
-    }
-
-
-def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--url", required=True)
-    p.add_argument("--token")
-    p.add_argument("--clients", type=int, default=16)
-    p.add_argument("--seconds", type=float, default=5.0)
-    p.add_argument("--warmup", type=float, default=1.0)
-    p.add_argument("--route", choices=sorted(ROUTES), default="v1")
-    a = p.parse_args()
-    print(json.dumps(asyncio.run(run(a.url, a.token, a.clients, a.seconds, a.warmup, a.route))))
-
-
-if __name__ == "__main__":
-    main()
+def run_wrk(url: str, clients: int, seconds: float, *, cpus: set[int] | None, ids_file: Path | None,
+            timeout_s: float = 10.0) -> dict:
+    """One closed-loop wrk run: `clients` connections, as many threads as load CPUs (at most one per
+    connection), each request a fresh upload."""
+    threads = max(1, min(clients, len(cpus) if cpus else 1))
+    cmd = [wrk(), f"-t{threads}", f"-c{clients}", f"-d{max(1, round(seconds))}s", f"--timeout={timeout_s:g}s",
+           "-s", str(SCRIPT), url + PATH, "--", os.urandom(4).hex(), str(ids_file) if ids_file else "-"]
+    if cpus:
+        cmd = ["taskset", "-c", ",".join(map(str, sorted(cpus))), *cmd]
+    cpu0 = children_cpu()
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + timeout_s + 60)
+    client_cpu = children_cpu() - cpu0
+    if out.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} exited with {out.returncode}:\n{out.stdout}\n{out.stderr}")
+    lines = [line for line in out.stdout.splitlines() if line.startswith("{")]
+    if not lines:
+        raise RuntimeError(f"wrk printed no result:\n{out.stdout}\n{out.stderr}")
+    result = json.loads(lines[-1])
+    result.update(clients=clients, threads=threads, client_cpu_s=client_cpu,
+                  socket_errors_total=sum(result["socket_errors"].values()))
+    return result

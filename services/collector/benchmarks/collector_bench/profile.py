@@ -13,15 +13,18 @@ from pathlib import Path
 # Checked innermost frame first; the first layer whose pattern matches a frame's file takes the sample.
 LAYERS: list[tuple[str, re.Pattern[str]]] = [
     ("redaction (sharelm.redact)", re.compile(r"sharelm/redact\.py")),
+    ("redaction (anonymization + Faker: the reference)", re.compile(r"(^|/)(anonymization|faker)/")),
     ("JSON encode/decode", re.compile(r"(^|/)json/")),
     ("pydantic validation/serialisation", re.compile(r"(^|/)pydantic(_core)?/")),
     ("SQLAlchemy", re.compile(r"(^|/)sqlalchemy/")),
     ("DB driver (psycopg / sqlite3)", re.compile(r"(^|/)(psycopg|sqlite3)/")),
     ("Prometheus metrics", re.compile(r"(^|/)prometheus_client/")),
     ("FastAPI / Starlette", re.compile(r"(^|/)(fastapi|starlette)/")),
+    ("Flask / Werkzeug (the reference)", re.compile(r"(^|/)(flask|werkzeug)/")),
     ("thread pool (anyio)", re.compile(r"(^|/)(anyio/|threading\.py|concurrent/)")),
-    ("HTTP server and event loop", re.compile(r"(^|/)(uvicorn|httptools|h11|asyncio|uvloop)/")),
+    ("HTTP server and event loop", re.compile(r"(^|/)(uvicorn|httptools|h11|asyncio|uvloop|gunicorn)/")),
     ("collector code", re.compile(r"sharelm_collector/")),
+    ("reference code", re.compile(r"reference_backend/")),
 ]
 _FRAME = re.compile(r"^(?P<func>.*) \((?P<file>.*?)(?::\d+)?\)$")
 
@@ -32,11 +35,14 @@ def py_spy() -> str | None:
     return str(beside) if beside.exists() else shutil.which("py-spy")
 
 
-def record(pid: int, seconds: float, out: Path) -> Path:
-    """Sample the server's process tree (supervisor and workers) into py-spy's collapsed-stack format."""
+def record(pid: int, seconds: float, out: Path, cpus: set[int] | None = None) -> Path:
+    """Sample the server's process tree (supervisor and workers) into py-spy's collapsed-stack format;
+    py-spy itself runs on `cpus` (the load generator's), off the servers' CPUs."""
+    pin = ["taskset", "-c", ",".join(map(str, sorted(cpus)))] if cpus else []
     # --gil: only the thread holding the GIL is sampled, i.e. Python CPU time, not threads waiting on I/O.
-    subprocess.run([py_spy(), "record", "--pid", str(pid), "--subprocesses", "--duration", str(int(seconds)),
-                    "--rate", "200", "--format", "raw", "--output", str(out), "--nonblocking", "--gil"],
+    subprocess.run([*pin, py_spy(), "record", "--pid", str(pid), "--subprocesses", "--duration",
+                    str(int(seconds)), "--rate", "200", "--format", "raw", "--output", str(out),
+                    "--nonblocking", "--gil"],
                    check=True, capture_output=True, timeout=seconds + 60)
     return out
 
