@@ -38,6 +38,7 @@ def crosslm_rounds(
         "dirichlet-alpha": 0.5,
         "llm": "tiny:llama",
         "public-fraction": 0.2,  # the server's share: the tiny models are built from it alone
+        "threshold": 0.3,  # 6 labels (chance 0.17): the default 0.5 accepts nothing from tiny SLMs
         "slms": "tiny:bert,tiny:gpt2",
         "min-clients": clients,
         **(SMOKE_SETTINGS if smoke else {}),

@@ -26,6 +26,7 @@ import httpx
 from crosslm.config import RunConfig, app_pyproject, defaults
 from crosslm.data import write_silos
 from crosslm.events import listen
+from crosslm.overrides import load_config_file  # noqa: F401  (kept importable here: infra's tests use it)
 
 BIN = Path(sys.executable).parent
 
