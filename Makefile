@@ -80,12 +80,15 @@ bench-chat: install
 	$(BIN)/pip install -q -r services/chat/benchmarks/requirements.txt
 	nice -n 10 $(BIN)/python services/chat/benchmarks/run.py --out services/chat/benchmarks --repeats 3 --threads 1 $(BENCH_ARGS)
 
-# Collector uploads (1 KB conversations, redaction on) at 1/16/64 clients from a separate load process, on SQLite and
-# on a throwaway PostgreSQL: table (results.md), JSON, PNG and py-spy profiles in services/collector/benchmarks.
+# Collector uploads side by side with the reference backend's design (Flask, gunicorn 2 sync workers) on one throwaway
+# PostgreSQL 15, then ours on SQLite: unique 1 KB plugin uploads from wrk at 1/16/64 connections, 12 s each, servers
+# and database pinned apart from wrk, every acknowledged upload checked in the database. results.md, results.json,
+# throughput.png and py-spy profiles (16 clients) in services/collector/benchmarks. Needs wrk (apt-get install -y wrk).
 .PHONY: bench-collector
 bench-collector: install
+	@command -v wrk >/dev/null || { echo "bench-collector needs wrk: apt-get install -y wrk" >&2; exit 1; }
 	$(BIN)/pip install -q -r services/collector/benchmarks/requirements.txt
-	nice -n 10 $(BIN)/python services/collector/benchmarks/run.py --seconds 15 --out services/collector/benchmarks $(BENCH_ARGS)
+	nice -n 10 $(BIN)/python services/collector/benchmarks/run.py --out services/collector/benchmarks $(BENCH_ARGS)
 
 # CrossLM: Standalone, FedAvg, data-free KD, LLM-filtered KD, CrossLM and a centralised bound over 5 seeds and
 # 3 Dirichlet skews of the controlled world (real Flower-on-Ray runs), then time per round at 10 and 100
