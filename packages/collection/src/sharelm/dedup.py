@@ -221,8 +221,10 @@ class HashSet64:
 
 class KeptIds:
     """The kept conversation's id for the exact keys of the last `capacity` distinct conversations, so an
-    exact drop can name it. Bounded (about 150 bytes an entry): an older key's id is forgotten, and its
-    later exact duplicates are still dropped, with `duplicate_of` None."""
+    exact drop can name it. Bounded: about 230 bytes an entry with 32-character ids (23 MB for the default
+    100k window). Measured on exact-only dedup of generated conversations: peak RSS 77 MB at 100k, 106 MB
+    at 1M, the difference being the exact keys. An older key's id is forgotten: its later exact
+    duplicates are still dropped, with `duplicate_of` None."""
 
     def __init__(self, capacity: int):
         self.ring: list[int | None] = [None] * max(1, capacity)
