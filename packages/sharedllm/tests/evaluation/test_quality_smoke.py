@@ -1,4 +1,8 @@
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -39,6 +43,30 @@ def test_quality_pipeline_runs_every_stage_and_caches_them(code_root, tmp_path):
         "[sharedllm] cached" in line for line in logs
     )
     assert again["rows"] == result["rows"]
+    _gpu_sweep_scripts_run_through_the_bench_stages(cfg.out, tmp_path)
+
+
+def _gpu_sweep_scripts_run_through_the_bench_stages(data: Path, tmp_path: Path) -> None:
+    """The GPU sweep's two scripts, on CPU at toy sizes, on the bench's own tokenized corpus."""
+    here = Path(__file__).parents[2] / "benchmarks" / "quality" / "gpu_sweep"
+    env = {**os.environ, "DATA": str(data), "OMP_NUM_THREADS": "1"}
+    sweep, saved = tmp_path / "sweep", tmp_path / "sweep-base"
+    done = subprocess.run(
+        [sys.executable, here / "base.py", "b", sweep, "--smoke", "--every", "1", "--save", saved]
+        + ["--set", "base_steps=2", "--repeat-share", "0.5"],
+        capture_output=True, text=True, env=env, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    log = json.loads((sweep / "b.json").read_text())["log"]
+    assert [entry["step"] for entry in log] == [1, 2] and (saved / "config.json").exists()
+    done = subprocess.run(
+        [sys.executable, here / "sharedllm_stage.py", "s", saved, "--smoke", "--set", "shared_steps=2"],
+        capture_output=True, text=True, env=env, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout.split("RESULT ", 1)[1])
+    assert set(result["ppl"]) == {f"{m}@{n}" for m in ("truncated", "sharedllm-none", "sharedllm-other",
+                                                     "sharedllm") for n in (128, 256)}  # fmt: skip
 
 
 def test_window_use_note_warns_when_the_base_ignores_its_window():

@@ -1,28 +1,34 @@
 #!/usr/bin/env bash
 # The sweeps behind the quality bench's settings, as run on one H100 (2026-11-26): many small configs share
 # the GPU, one process each. DATA is a finished bench folder (its tokens_*.npz); results land in OUT.
+# Each run is the bench's own stage (QualityConfig + training.loop.train) with --set overrides.
 #   DATA=runs/sharedllm-quality bash packages/sharedllm/benchmarks/quality/gpu_sweep/run.sh /tmp/sweep
 set -euo pipefail
 here=$(dirname "$0"); out=${1:?usage: run.sh OUT_DIR}; mkdir -p "$out"
-base() { python "$here/base.py" "$1" "$out" "$2" > "$out/$1.log" 2>&1 & }
-# 1. when does the base start to copy inside its window? (p: share of blocks with a repeated span)
-base A '{"p":0,"steps":3000}'
-base B '{"p":0.5,"steps":3000}'
-base C '{"p":0.5,"lr":0.004,"steps":3000}'
-base D '{"p":1.0,"steps":3000}'
-base B25 '{"p":0,"steps":2500,"every":500,"save":"'"$out"'/B25"}'
-base B30 '{"p":0,"steps":3000,"every":500,"save":"'"$out"'/B30"}'
+base() { n=$1; shift; python "$here/base.py" "$n" "$out" "$@" > "$out/$n.log" 2>&1 & }
+# 1. when does the base start to copy inside its window? (--repeat-share: blocks ending with a repeated span)
+base A --set base_steps=3000
+base B --set base_steps=3000 --repeat-share 0.5
+base C --set base_steps=3000 --set base_lr=0.004 --repeat-share 0.5
+base D --set base_steps=3000 --repeat-share 1.0
+base B25 --set base_steps=2500 --every 500 --save "$out/B25"
+base B30 --set base_steps=3000 --every 500 --save "$out/B30"
 wait
-# 2. the SharedLLM stage on those bases
+# 2. the SharedLLM stage on those bases (the sweep's defaults: 2 injection layers, 16 KVs per node)
+old="--set injection_layers=2 --set kv_per_node=16"
 for b in B25 B30; do
-  for s in 's1 {"preset":"paper","lr":0.005}' 's2 {"preset":"cross_attention","lr":0.005}' \
-           's3 {"preset":"paper","lr":0.002}' 's4 {"preset":"cross_attention","lr":0.01}' \
-           'c2 {"preset":"paper","lr":0.002,"kv":32}' 'c3 {"preset":"paper","lr":0.002,"inj":3}' \
-           'c4 {"preset":"paper","lr":0.002,"kv":32,"inj":3}' 'c5 {"preset":"cross_attention","lr":0.003,"kv":32,"inj":3}' \
-           'c6 {"preset":"paper","lr":0.002,"kv":32,"steps":1500}' 'c7 {"preset":"paper","lr":0.002,"kv":32,"inj":3,"nch":16}' \
-           'c8 {"preset":"all","lr":0.001,"kv":32}'; do
+  for s in "s1 --set preset=paper --set shared_lr=0.005" "s2 --set preset=cross_attention --set shared_lr=0.005" \
+           "s3 --set preset=paper --set shared_lr=0.002" "s4 --set preset=cross_attention --set shared_lr=0.01" \
+           "c2 --set preset=paper --set shared_lr=0.002 --set kv_per_node=32" \
+           "c3 --set preset=paper --set shared_lr=0.002 --set injection_layers=3" \
+           "c4 --set preset=paper --set shared_lr=0.002 --set kv_per_node=32 --set injection_layers=3" \
+           "c5 --set preset=cross_attention --set shared_lr=0.003 --set kv_per_node=32 --set injection_layers=3" \
+           "c6 --set preset=paper --set shared_lr=0.002 --set kv_per_node=32 --set shared_steps=1500" \
+           "c7 --set preset=paper --set shared_lr=0.002 --set kv_per_node=32 --set injection_layers=3 --set n_chunks=16" \
+           "c8 --set preset=all --set shared_lr=0.001 --set kv_per_node=32"; do
     n=${s%% *}
-    python "$here/sharedllm_stage.py" "$b-$n" "$out/$b" "${s#* }" > "$out/$b-$n.log" 2>&1 &
+    # shellcheck disable=SC2086  # the settings are words
+    python "$here/sharedllm_stage.py" "$b-$n" "$out/$b" $old ${s#* } > "$out/$b-$n.log" 2>&1 &
   done
   wait
 done

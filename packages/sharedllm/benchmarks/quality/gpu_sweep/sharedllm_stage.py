@@ -1,29 +1,31 @@
-"""SharedLLM stage sweep: python sharedllm_stage.py NAME BASE_DIR CONFIG_JSON (DATA as in base.py).
+"""SharedLLM stage sweep: python sharedllm_stage.py NAME BASE_DIR [--set key=value ...] (DATA as in base.py).
 
-Trains SharedLLM from a saved base with the bench's recipe (AdamW (0.9, 0.95), cosine with 5% warmup, 8 chunks
-of 256 + 512 upper tokens, 4 examples per step) in a plain loop, then scores the bench's 40 held-out
-documents at 4K and 16K: own, another document's and no context vs the truncated base, as paired ratios.
-CONFIG_JSON keys: preset, lr, steps, inj (injection layers), kv (KVs per tree node), nch (chunks per example).
-Prints one line "RESULT {...}".
+Trains SharedLLM from a saved base with the quality bench's own SharedLLM stage (`QualityConfig`:
+build_sharedllm, sharedllm_examples, shared_train_config, through `training.loop.train`), then scores the
+bench's 40 held-out documents at 4K and 16K: own, another document's and no context vs the truncated base, as
+paired ratios. `--set` takes QualityConfig fields (preset, shared_lr, shared_steps, injection_layers,
+kv_per_node, n_chunks, ...). Prints one line "RESULT {...}".
 """
 
+from __future__ import annotations
+
 import json
-import math
 import os
-import sys
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
+import typer
 from transformers import LlamaForCausalLM
 
-from sharedllm import SharedLLMForCausalLM, apply_trainable_preset
 from sharedllm.data.chunking import collate_chunked
-from sharedllm.data.datasets import lm_examples
 from sharedllm.evaluation.perplexity import PplSetup, evaluate_perplexity, paired_gain
-from sharedllm.evaluation.quality import package_of, pick_eval_docs
+from sharedllm.evaluation.quality import QualityConfig, package_of, pick_eval_docs
+from sharedllm.settings import apply_overrides
+from sharedllm.training.loop import train
 
-LENGTHS = (4096, 16384)
 METHODS = ("truncated", "sharedllm-none", "sharedllm-other", "sharedllm")
 
 
@@ -33,73 +35,55 @@ def load_docs(path: str) -> tuple[list[np.ndarray], list[str]]:
         return [f[f"arr_{i}"].astype(np.int64) for i in range(len(names))], names
 
 
-def train_sharedllm(model, dataset, cfg: dict, dev: str) -> float:
-    steps, bs = cfg.get("steps", 600), cfg.get("bs", 4)
-    params = [p for p in model.parameters() if p.requires_grad]
-    groups = [
-        {"params": [p for p in params if p.dim() >= 2], "weight_decay": 0.1},
-        {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
-    ]
-    opt = torch.optim.AdamW(groups, lr=cfg.get("lr", 2e-3), betas=(0.9, 0.95))
-    warm = max(1, int(0.05 * steps))
-
-    def schedule(s: int) -> float:
-        return s / warm if s < warm else 0.5 * (1 + math.cos(math.pi * (s - warm) / max(1, steps - warm)))
-
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, schedule)
-    order = np.random.default_rng(0).permutation(len(dataset))
-    seen, ema = 0, 0.0
-    model.train()
-    for step in range(1, steps + 1):
-        examples = [dataset[int(order[(seen + j) % len(dataset)])] for j in range(bs)]
-        seen += bs
-        batch = {k: v.to(dev) for k, v in collate_chunked(examples, 0).items()}
-        loss = model(**batch).loss
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
-        sched.step()
-        opt.zero_grad(set_to_none=True)
-        ema = 0.98 * ema + 0.02 * loss.item() if step > 1 else loss.item()
-    return ema
-
-
-def main() -> None:
-    name, base_dir, cfg = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+def main(
+    name: str,
+    base_dir: Path,
+    settings: list[str] = typer.Option([], "--set", help="QualityConfig fields: --set shared_lr=2e-3"),
+    smoke: bool = typer.Option(False, help="Start from the bench's toy sizes (a CPU check of the script)."),
+) -> None:
     data = os.environ.get("DATA", "runs/sharedllm-quality")
-    dev = "cuda" if torch.cuda.is_available() else "cpu"
+    out = Path(tempfile.mkdtemp(prefix=f"sweep-{name}-"))
+    cfg = apply_overrides(QualityConfig.smoke(out) if smoke else QualityConfig(out=out), settings)
+    lengths = (cfg.lengths[0], cfg.lengths[-1])  # 4K and 16K
     train_docs, _ = load_docs(f"{data}/tokens_train.npz")
     heldout, names = load_docs(f"{data}/tokens_heldout.npz")
-    torch.manual_seed(0)
-    model = SharedLLMForCausalLM.from_base(
-        base_dir,
-        num_injection_layers=cfg.get("inj", 2),
-        chunk_size=256,
-        kv_per_node=cfg.get("kv", 16),
-        upper_window=512,
-    ).to(dev)
-    apply_trainable_preset(model, cfg.get("preset", "paper"))
+    torch.manual_seed(cfg.seed)
+    model, _ = cfg.build_sharedllm(base_dir)
     t0 = time.time()
-    loss = train_sharedllm(model, lm_examples(train_docs, cfg.get("nch", 8), 256, 512), cfg, dev)
+    result = train(
+        model,
+        cfg.sharedllm_examples(train_docs),
+        lambda b: collate_chunked(b, 0),
+        cfg.shared_train_config(out),
+    )
     train_s = time.time() - t0
-    docs, picked_names = pick_eval_docs(heldout, names, max(LENGTHS), 40)
+    docs, picked_names = pick_eval_docs(heldout, names, max(lengths), cfg.eval_docs)
+    dev = model.device
     base = LlamaForCausalLM.from_pretrained(base_dir).to(dev)
+    setup = PplSetup(
+        lengths=lengths,
+        score_len=cfg.score_len,
+        window=cfg.base.window,
+        chunk_size=cfg.chunk_size,
+        upper_len=cfg.upper_len,
+        full_max_len=0,
+    )
     rows = evaluate_perplexity(
         [torch.from_numpy(d) for d in docs],
-        PplSetup(lengths=LENGTHS, full_max_len=0),
+        setup,
         METHODS,
         base=base,
         sharedllm=model,
         groups=[package_of(n) for n in picked_names],
     )
-    result = {"name": name, "cfg": cfg, "train_loss": loss, "train_s": train_s}
-    result["ppl"] = {f"{r.method}@{r.length}": round(r.ppl, 2) for r in rows}
-    for length in LENGTHS:
+    record = {"name": name, "settings": settings, "train_loss": result.final_loss, "train_s": train_s}
+    record["ppl"] = {f"{r.method}@{r.length}": round(r.ppl, 2) for r in rows}
+    for length in lengths:
         for against in METHODS[:3]:
             g = paired_gain(rows, "sharedllm", against, length)
-            result[f"own/{against}@{length}"] = [round(g["ppl_ratio"], 4), *g["ratio_ci95"], g["docs_won"]]
-    print("RESULT " + json.dumps(result), flush=True)
+            record[f"own/{against}@{length}"] = [round(g["ppl_ratio"], 4), *g["ratio_ci95"], g["docs_won"]]
+    print("RESULT " + json.dumps(record), flush=True)
 
 
 if __name__ == "__main__":
-    main()
+    typer.run(main)

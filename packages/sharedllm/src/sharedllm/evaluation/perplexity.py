@@ -76,10 +76,8 @@ class PplRow:
 
 
 def _logits(model, keep: int, **kwargs) -> torch.Tensor:
-    try:  # only the scored positions' logits: a 16K x vocab float tensor is wasted memory
-        return model(**kwargs, use_cache=False, logits_to_keep=keep).logits
-    except TypeError:
-        return model(**kwargs, use_cache=False).logits
+    # Only the scored positions' logits: a 16K x vocab float tensor is wasted memory.
+    return model(**kwargs, use_cache=False, logits_to_keep=keep).logits
 
 
 @torch.no_grad()

@@ -67,6 +67,50 @@ class QualityConfig:
     seed: int = 0
     threads: int | None = None  # torch threads; 1 is fastest on a machine shared with other jobs
 
+    def base_train_config(self, output_dir: Path) -> TrainConfig:
+        """The base stage's training loop settings (also what the GPU sweep's base runs use)."""
+        return TrainConfig(
+            output_dir=output_dir,
+            max_steps=self.base_steps,
+            batch_size=self.base_batch,
+            lr=self.base_lr,
+            warmup_ratio=0.02,
+            betas=tuple(self.base_betas),
+            save_every=max(self.base_steps // 4, 1),
+            seed=self.seed,
+        )
+
+    def shared_train_config(self, output_dir: Path) -> TrainConfig:
+        """The SharedLLM stage's training loop settings."""
+        return TrainConfig(
+            output_dir=output_dir,
+            max_steps=self.shared_steps,
+            batch_size=self.shared_batch,
+            lr=self.shared_lr,
+            warmup_ratio=0.05,
+            betas=tuple(self.shared_betas),
+            save_every=max(self.shared_steps // 4, 1),
+            seed=self.seed,
+        )
+
+    def build_sharedllm(self, base_dir: Path):
+        """The SharedLLM stage's model around a saved base, with its trainable preset applied."""
+        from sharedllm import SharedLLMForCausalLM, apply_trainable_preset
+
+        model = SharedLLMForCausalLM.from_base(
+            str(base_dir),
+            num_injection_layers=self.injection_layers,
+            chunk_size=self.chunk_size,
+            kv_per_node=self.kv_per_node,
+            upper_window=self.upper_len,
+        )
+        return model, apply_trainable_preset(model, self.preset)
+
+    def sharedllm_examples(self, train_docs):
+        from sharedllm.data.datasets import lm_examples
+
+        return lm_examples(train_docs, self.n_chunks, self.chunk_size, self.upper_len, seed=self.seed)
+
     @classmethod
     def smoke(cls, out: Path, corpus_root: Path | None = None) -> QualityConfig:
         """Seconds on a CPU: every stage runs for real, at toy sizes (numbers mean nothing)."""
@@ -215,9 +259,8 @@ def check_cached_settings(cfg: QualityConfig, out: Path) -> None:
 def run_quality(cfg: QualityConfig, log=print) -> dict:
     from transformers import AutoTokenizer, LlamaForCausalLM
 
-    from sharedllm import SharedLLMForCausalLM, apply_trainable_preset
+    from sharedllm import SharedLLMForCausalLM
     from sharedllm.data.chunking import collate_chunked
-    from sharedllm.data.datasets import lm_examples
     from sharedllm.data.tokenizer import train_bpe_tokenizer
 
     if cfg.threads:
@@ -257,46 +300,22 @@ def run_quality(cfg: QualityConfig, log=print) -> dict:
             f"base: {sum(p.numel() for p in model.parameters()):,} parameters, {len(dataset)} blocks of "
             f"{cfg.base.window} tokens"
         )
-        tc = TrainConfig(
-            output_dir=base_dir,
-            max_steps=cfg.base_steps,
-            batch_size=cfg.base_batch,
-            lr=cfg.base_lr,
-            warmup_ratio=0.02,
-            betas=tuple(cfg.base_betas),
-            save_every=max(cfg.base_steps // 4, 1),
-            seed=cfg.seed,
+        res = train(
+            model, dataset, collate_blocks, cfg.base_train_config(base_dir), description="base pretraining"
         )
-        res = train(model, dataset, collate_blocks, tc, description="base pretraining")
         tok.save_pretrained(res.final_dir)
 
     _stage(out, "base", lambda: (base_dir / "final" / "config.json").exists(), pretrain_base, log)
 
     def train_sharedllm() -> None:
-        model = SharedLLMForCausalLM.from_base(
-            str(base_dir / "final"),
-            num_injection_layers=cfg.injection_layers,
-            chunk_size=cfg.chunk_size,
-            kv_per_node=cfg.kv_per_node,
-            upper_window=cfg.upper_len,
-        )
-        n = apply_trainable_preset(model, cfg.preset)
-        dataset = lm_examples(train_docs, cfg.n_chunks, cfg.chunk_size, cfg.upper_len)
+        model, n = cfg.build_sharedllm(base_dir / "final")
+        dataset = cfg.sharedllm_examples(train_docs)
         log(
             f"sharedllm: {n:,} trainable parameters ({cfg.preset}), {len(dataset)} examples of up to "
             f"{cfg.n_chunks} x {cfg.chunk_size} + {cfg.upper_len} tokens"
         )
-        tc = TrainConfig(
-            output_dir=shared_dir,
-            max_steps=cfg.shared_steps,
-            batch_size=cfg.shared_batch,
-            lr=cfg.shared_lr,
-            warmup_ratio=0.05,
-            betas=tuple(cfg.shared_betas),
-            save_every=max(cfg.shared_steps // 4, 1),
-            seed=cfg.seed,
-        )
         pad = tok.pad_token_id
+        tc = cfg.shared_train_config(shared_dir)
         res = train(model, dataset, lambda b: collate_chunked(b, pad), tc, description="SharedLLM training")
         tok.save_pretrained(res.final_dir)
 

@@ -137,8 +137,13 @@ def train(
     collate_fn: Callable[[list], dict[str, torch.Tensor]],
     cfg: TrainConfig,
     description: str = "train",
+    on_step: Callable[[int, torch.nn.Module, dict], None] | None = None,
 ) -> TrainResult:
-    """Train for cfg.max_steps optimizer steps (the data repeats in fresh shuffles as needed)."""
+    """Train for cfg.max_steps optimizer steps (the data repeats in fresh shuffles as needed).
+
+    on_step(step, model, record) runs after every optimizer step (the unwrapped model, in train mode, and
+    the step's history record): probes that a sweep logs as it goes.
+    """
     cfg.output_dir.mkdir(parents=True, exist_ok=True)
     # Accelerate keeps its settings in a process-wide singleton; one process may run several stages (the
     # quality bench, tests) with different precisions, so start each from fresh settings (the process
@@ -209,6 +214,9 @@ def train(
             )
             window_loss, window_n = 0.0, 0
             bar.update(1)
+            if on_step is not None:
+                on_step(step, accelerator.unwrap_model(model), history[-1])
+                model.train()
             if step % cfg.log_every == 0:
                 bar.set_postfix(loss=f"{history[-1]['loss']:.3f}", tok_s=f"{tokens / max(elapsed, 1e-9):.0f}")
             if cfg.save_every and step % cfg.save_every == 0 and step < cfg.max_steps:
