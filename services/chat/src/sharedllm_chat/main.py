@@ -11,6 +11,7 @@ from sharedllm_chat.api.errors import install_error_handlers
 from sharedllm_chat.api.identity import KeyRing
 from sharedllm_chat.api.middleware.body_limit import BodyLimitMiddleware
 from sharedllm_chat.api.middleware.server_errors import ServerErrorMiddleware
+from sharedllm_chat.api.openapi import install_openapi
 from sharedllm_chat.api.routes import chat, conversations, health, models
 from sharedllm_chat.app_state import AppState
 from sharedllm_chat.engine.loader import LoadedModel, load_model
@@ -43,6 +44,7 @@ def create_app(settings: Settings | None = None, loaded: LoadedModel | None = No
     for router in (chat.router, models.router, conversations.router):
         app.include_router(router, dependencies=[Depends(get_caller)])
     app.include_router(health.router)
+    install_openapi(app, settings)
     # The last added runs first: errors are caught outside the body cap, so its own failures answer too.
     app.add_middleware(
         BodyLimitMiddleware,

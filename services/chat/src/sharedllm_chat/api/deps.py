@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from fastapi import Header, Request
+from fastapi import Depends, Header, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from sharedllm_chat.api.errors import APIError
 from sharedllm_chat.api.identity import Caller, KeyRing
@@ -15,11 +16,17 @@ def get_state(request: Request) -> AppState:
     return request.app.state.chat
 
 
-def get_caller(request: Request, authorization: str | None = Header(None)) -> Caller:
+_bearer = HTTPBearer(
+    auto_error=False, description="a per-user API key, or the shared one (when the server has keys)"
+)
+
+
+def get_caller(
+    request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)
+) -> Caller:
     """The caller, by bearer token: a per-user key's user, or anonymous (open server, shared key)."""
     keys: KeyRing = request.app.state.keys
-    scheme, _, token = (authorization or "").partition(" ")
-    caller = keys.caller(token.strip() if scheme.lower() == "bearer" else None)
+    caller = keys.caller(credentials.credentials if credentials is not None else None)
     if caller is None:
         raise APIError(
             401, "missing or wrong API key: send Authorization: Bearer <key>", code="invalid_api_key"

@@ -237,6 +237,13 @@ class _TurnStream(EventSourceResponse):
 @router.post(
     "/chat/completions",
     response_model=ChatCompletion,
+    operation_id="createChatCompletion",
+    description=(
+        "OpenAI's chat completions. The conversation is the body's `conversation_id`, else the "
+        f"`{CONVERSATION_HEADER}` header, else a new id; it comes back in that header and the body. A caller "
+        f"without a per-user API key gets `{SECRET_HEADER}` (and `conversation_secret`) at a conversation's "
+        "first turn and sends it back to continue it or use the /v1/conversations endpoints."
+    ),
     responses={
         200: {
             "content": {"text/event-stream": {}},
@@ -258,7 +265,11 @@ async def create_chat_completion(
     response: Response,
     state: AppState = Depends(get_state),
     caller: Caller = Depends(get_caller),
-    x_conversation_id: Annotated[ConversationId | None, Header(alias=CONVERSATION_HEADER)] = None,
+    # Kept out of the OpenAPI parameters (the description names it): schema-driven tools read an "...-Id"
+    # header as a key of a resource nothing produces, and would never start a conversation.
+    x_conversation_id: Annotated[
+        ConversationId | None, Header(alias=CONVERSATION_HEADER, include_in_schema=False)
+    ] = None,
     header_secret: str | None = Depends(get_secret),
 ):
     conversation_id = body.conversation_id or x_conversation_id or uuid.uuid4().hex

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends
 
 from sharedllm_chat.api.deps import get_state
 from sharedllm_chat.api.errors import APIError
+from sharedllm_chat.api.routes.responses import errors
 from sharedllm_chat.app_state import AppState
 from sharedllm_chat.schemas.openai import ModelCard, ModelList
 
@@ -17,7 +18,7 @@ def list_models(state: AppState = Depends(get_state)) -> ModelList:
     return ModelList(data=[ModelCard(id=state.loaded.name, created=state.started_at)])
 
 
-@router.get("/models/{model_id}", response_model=ModelCard)
+@router.get("/models/{model_id}", response_model=ModelCard, responses=errors(404))
 def get_model(model_id: str, state: AppState = Depends(get_state)) -> ModelCard:
     if model_id != state.loaded.name:
         raise APIError(
