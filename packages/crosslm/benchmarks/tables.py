@@ -14,7 +14,7 @@ NAMES = {
     "kd": "data-free KD",
     "kd-filtered": "KD, LLM-filtered",
     "crosslm": "CrossLM",
-    "centralised": "centralised (upper bound)",
+    "centralised": "centralised (upper bound: each architecture on the union)",
 }
 
 
