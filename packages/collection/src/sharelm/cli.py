@@ -312,7 +312,8 @@ def _plot_path(plot: Path | None, no_plot: bool) -> Path | None:
         return DEFAULT_PLOT if have("matplotlib") else None
     if plot.name == "" or plot.suffix.lower() not in PLOT_SUFFIXES:
         suffixes = ", ".join(PLOT_SUFFIXES)
-        fail(f"--plot needs a file name ending in {suffixes} (or --no-plot for none), got {str(plot)!r}")
+        given = "an empty name" if plot.name == "" else repr(str(plot))
+        fail(f"--plot needs a file name ending in {suffixes} (or --no-plot for none), got {given}")
     require(["matplotlib"], "--plot", "pass --no-plot")
     return plot
 
