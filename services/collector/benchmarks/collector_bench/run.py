@@ -218,7 +218,7 @@ def main(*, clients: list[int], seconds: float, warmup: float, db_warmup: float,
     (out / "results.json").write_text(json.dumps(result, indent=2) + "\n")
     md = report(result)
     (out / "results.md").write_text(md + "\n")
-    plot(rows, out / "throughput.png")
+    plot(rows, out / "throughput.png", note=plot_note(meta))
     console.print(md)
     return result
 
@@ -298,7 +298,14 @@ def report(result: dict) -> str:
     return "\n".join(parts)
 
 
-def plot(rows: list[dict], path: Path) -> None:
+def plot_note(meta: dict) -> str:
+    when = meta["date"][:16].replace("T", " ")
+    return (f"{when} UTC; servers + PostgreSQL on CPUs {meta['server_cpus'] or 'all'}, wrk on "
+            f"{meta['load_cpus'] or 'all'}; machine load average {meta['loadavg_before'][0]:.1f} before, "
+            f"{meta['loadavg_after'][0]:.1f} after")
+
+
+def plot(rows: list[dict], path: Path, note: str = "") -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -325,6 +332,8 @@ def plot(rows: list[dict], path: Path) -> None:
         ax.set_ylim(bottom=0)
         ax.grid(alpha=0.3)
     ax1.legend(fontsize=8)
+    if note:
+        fig.suptitle(note, fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
