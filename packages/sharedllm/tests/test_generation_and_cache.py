@@ -49,6 +49,9 @@ def test_context_cache_extends_without_re_encoding(model, tokens):
     assert len(calls) == 1 and cache.num_chunks == 5
     assert cache.encode_calls == 2 and cache.chunks_encoded == 5
     assert cache.nbytes() == pytest.approx(size_after_three * 5 / 3)
+    joined = cache.layers()[0][0]
+    assert joined.shape[2] == 5 * model.config.kv_per_chunk
+    assert cache.layers()[0][0] is joined  # joined once, then read without copies
 
     ids = tokens(1, 8)
     with torch.no_grad():

@@ -60,14 +60,18 @@ class ContextCache:
 
     def layers(self) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
         """Every layer's keys and values joined (kept as one tensor each afterwards: one copy, not two)."""
-        self._keys = [[torch.cat(parts, dim=self._dim)] for parts in self._keys]
-        self._values = [[torch.cat(parts, dim=self._dim)] for parts in self._values]
+        self._keys = [self._joined(parts) for parts in self._keys]
+        self._values = [self._joined(parts) for parts in self._values]
         return [parts[0] for parts in self._keys], [parts[0] for parts in self._values]
+
+    def _joined(self, parts: list[torch.Tensor]) -> list[torch.Tensor]:
+        return parts if len(parts) == 1 else [torch.cat(parts, dim=self._dim)]  # no copy once joined
 
     def probe(self) -> torch.Tensor | None:
         if not self._probes:
             return None
-        self._probes = [torch.cat(self._probes)]
+        if len(self._probes) > 1:
+            self._probes = [torch.cat(self._probes)]
         return self._probes[0]
 
     def nbytes(self) -> int:

@@ -2,6 +2,7 @@ from sharedllm.model.cross_attention import SharedKVCrossAttention
 from sharedllm.model.injected_context import InjectedContext
 from sharedllm.model.injected_layer import InjectedDecoderLayer
 from sharedllm.model.modeling import SharedLLMForCausalLM, SharedLLMOutput, SharedLLMPreTrainedModel
+from sharedllm.model.positions import rotate, rotation
 
 __all__ = [
     "InjectedContext",
@@ -10,4 +11,6 @@ __all__ = [
     "SharedLLMForCausalLM",
     "SharedLLMOutput",
     "SharedLLMPreTrainedModel",
+    "rotate",
+    "rotation",
 ]
