@@ -4,7 +4,8 @@ A declared Content-Length over the cap is refused at once; a chunked body is cou
 Either way the rest of the body is read and dropped (up to `drain_bytes`, for `drain_s` at most) before
 the 413 goes out with `Connection: close`: a client that writes its whole body before reading (urllib,
 http.client) would otherwise meet a connection reset, since closing a socket with unread data resets it.
-A client that sent `Expect: 100-continue` has not sent its body: it gets the 413 straight away.
+A client that sent `Expect: 100-continue` has not sent its body, and one that declared more than the drain
+bound would be cut off anyway: both get the 413 straight away.
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ class BodyLimitMiddleware:
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
             expects = headers.get(b"expect", b"").lower() == b"100-continue"
-            await self._refuse(receive, send, drain=not expects)
+            # Past the drain bound the connection is cut anyway: reading part of it would only cost us.
+            await self._refuse(receive, send, drain=not expects and int(declared) <= self.drain_bytes)
             return
         await self._counted(scope, receive, send)
 
