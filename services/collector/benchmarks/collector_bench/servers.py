@@ -67,6 +67,16 @@ def affinity(pid: int) -> list[int]:
     return sorted(cpus)
 
 
+def create_reference_schema(database_url: str) -> None:
+    from reference_backend.schema import create_schema  # benchmarks/ is on sys.path (run.py puts it there)
+
+    engine = create_engine(database_url)
+    try:
+        create_schema(engine)
+    finally:
+        engine.dispose()
+
+
 class ReferenceServer:
     """`gunicorn --workers N --worker-class sync reference_backend.app:app` in its own process group (the
     Popen pid is gunicorn's own: no shell in between), after creating its table once."""
@@ -87,8 +97,7 @@ class ReferenceServer:
             raise RuntimeError(f"port {self.port} is taken")
         env = {**os.environ, "DATABASE_URL": self.database_url,
                "PYTHONPATH": os.pathsep.join([str(BENCHMARKS), os.environ.get("PYTHONPATH", "")])}
-        subprocess.run([sys.executable, "-m", "reference_backend.app", "--create-schema"], env=env,
-                       check=True, cwd=BENCHMARKS, capture_output=True, timeout=60)
+        create_reference_schema(self.database_url)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.log = open(self.workdir / f"reference-{self.port}.log", "ab")  # noqa: SIM115 (lives with the server)
         self.proc = subprocess.Popen(
@@ -113,7 +122,8 @@ class ReferenceServer:
 
     def stop(self, timeout: float = 15.0) -> None:
         if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
+            # SIGINT: gunicorn's quick shutdown (SIGTERM waits for idle sync workers to notice, seconds).
+            os.killpg(self.proc.pid, signal.SIGINT)
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.proc.wait(timeout)
         if self.proc:

@@ -9,8 +9,8 @@ Served as the reference is meant to be run in production for the benchmark:
 
     DATABASE_URL=postgresql+psycopg://... gunicorn --workers 2 --worker-class sync reference_backend.app:app
 
-(from the `benchmarks` folder). `python -m reference_backend.app --create-schema` creates the table first,
-so that two workers booting at once do not race to create it.
+(from the `benchmarks` folder). The harness creates the table first (`schema.create_schema`), so that two
+workers booting at once do not race to create it; each worker still creates it if missing, as the reference.
 
 Two deliberate departures, both in the reference's favour: a failed request rolls the shared session back
 (the reference leaves it failed, so every later request of that worker would fail too), and CORS is one
@@ -34,34 +34,10 @@ from anonymization import (
     PhoneNumberAnonymizer,
 )
 from flask import Flask, jsonify, request
-from sqlalchemy import ARRAY, JSON, Column, Integer, String, create_engine, inspect
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import declarative_base, sessionmaker
+from sqlalchemy import create_engine
+from sqlalchemy.orm import sessionmaker
 
-Base = declarative_base()
-
-
-class Conversation(Base):
-    __tablename__ = "conversations"
-
-    id = Column(Integer, primary_key=True)
-    conversation_id = Column(String(255), nullable=False)
-    bot_msgs = Column(ARRAY(String), nullable=False)
-    user_msgs = Column(ARRAY(String), nullable=False)
-    page_url = Column(String(255), nullable=False)
-    user_id = Column(String(255), nullable=False)
-    user_metadata = Column(JSON, nullable=True)
-    timestamp = Column(String(255), nullable=False)
-    conversation_metadata = Column(JSON, nullable=True)
-
-
-def create_schema(engine) -> None:
-    if not inspect(engine).has_table("conversations"):
-        try:
-            Base.metadata.create_all(engine)
-        except SQLAlchemyError:  # another worker created it first
-            if not inspect(engine).has_table("conversations"):
-                raise
+from reference_backend.schema import Conversation, create_schema
 
 
 def make_anonymizer() -> AnonymizerChain:
@@ -74,7 +50,7 @@ def make_anonymizer() -> AnonymizerChain:
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 app = Flask(__name__)
 
-if DATABASE_URL and __name__ != "__main__":
+if DATABASE_URL:
     engine = create_engine(DATABASE_URL)
     create_schema(engine)
     session = sessionmaker(bind=engine)()  # the one session every request of this process shares
@@ -119,10 +95,3 @@ def store_conversation():
         session.rollback()
         print(e, file=sys.stderr)
         return jsonify({"error": str(e)}), 500
-
-
-if __name__ == "__main__":
-    if sys.argv[1:] == ["--create-schema"] and DATABASE_URL:
-        create_schema(create_engine(DATABASE_URL))
-    else:
-        sys.exit("usage: DATABASE_URL=... python -m reference_backend.app --create-schema")
