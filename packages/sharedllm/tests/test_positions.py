@@ -2,6 +2,7 @@
 
 import copy
 
+import pytest
 import torch
 from transformers.models.llama.modeling_llama import apply_rotary_pos_emb
 
@@ -9,8 +10,8 @@ from sharedllm import SharedLLMForCausalLM
 from sharedllm.tiny import randomize_injection, tiny_base_model
 
 
-def build(chunk_positions=True, **overrides):
-    base = tiny_base_model("llama", num_hidden_layers=3)
+def build(chunk_positions=True, family="llama", **overrides):
+    base = tiny_base_model(family, num_hidden_layers=3)
     model = SharedLLMForCausalLM.from_base(
         copy.deepcopy(base),
         num_injection_layers=2,
@@ -38,8 +39,9 @@ def rotated_to(base, keys, position):
     return rotated
 
 
-def test_every_kept_key_is_a_raw_key_of_its_chunk_rotated_to_the_chunk_index(tokens):
-    base, model = build()
+@pytest.mark.parametrize("family", ["llama", "mistral", "qwen2"])
+def test_every_kept_key_is_a_raw_key_of_its_chunk_rotated_to_the_chunk_index(family, tokens):
+    base, model = build(family=family)
     chunks = tokens(3, 64)
     with torch.no_grad():
         context = model.build_injected_context(context_input_ids=chunks[None])
