@@ -113,3 +113,15 @@ def test_injection_in_other_layers_than_the_bottom_m(tokens):
         randomize_injection(model)
         with_context = model(ids, context_input_ids=chunks).logits
     assert (with_context - base(ids).logits).abs().max() > 1e-2
+
+
+def test_ablation_switches_survive_save_and_load(tokens, tmp_path):
+    _, model = build(chunk_positions=False, injection_layers=[1, 2])
+    randomize_injection(model).save_pretrained(tmp_path)
+    loaded = SharedLLMForCausalLM.from_pretrained(tmp_path).eval()
+    assert loaded.config.injection_layer_ids == [1, 2] and loaded.config.chunk_positions is False
+    ids, chunks = tokens(1, 9), tokens(1, 2, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(
+            loaded(ids, context_input_ids=chunks).logits, model(ids, context_input_ids=chunks).logits
+        )
