@@ -118,6 +118,9 @@ def test_context_cache_encodes_deterministically_in_train_mode(tokens):
     assert all(torch.equal(a, b) for a, b in zip(expected.layers()[0], in_train.layers()[0], strict=True))
     with torch.no_grad():
         assert torch.equal(model(ids, context_cache=in_train).logits, noisy)
+    with pytest.raises(ValueError, match="selection_policy"):
+        model.set_selection("left")
+    assert model.config.selection_policy == "right" and model.tree.policy == "right"  # unchanged
 
 
 def test_forward_continues_a_cache_and_returns_a_loss(model, tokens):

@@ -135,12 +135,18 @@ class SharedLLMForCausalLM(SharedLLMPreTrainedModel, GenerationMixin):
         return self.upper.get_output_embeddings()
 
     def set_selection(self, policy: str | None = None, split_noise_sigma: float | None = None) -> None:
-        """Change the tree's selection policy and/or training split noise (e.g. for a loaded checkpoint)."""
+        """Change the tree's selection policy and/or training split noise (e.g. for a loaded checkpoint);
+        a bad value raises a ValueError and changes nothing."""
+        before = (self.config.selection_policy, self.config.split_noise_sigma)
         if policy is not None:
             self.config.selection_policy = policy
         if split_noise_sigma is not None:
             self.config.split_noise_sigma = split_noise_sigma
-        self.config.validate_sharedllm()
+        try:
+            self.config.validate_sharedllm()
+        except ValueError:
+            self.config.selection_policy, self.config.split_noise_sigma = before
+            raise
         self.tree = ContextTree.from_config(self.config)
 
     # ---- building ----------------------------------------------------------------------------------------
