@@ -53,6 +53,8 @@ class QualityConfig:
     n_chunks: int = 8
     upper_len: int = 512
     preset: str = "paper"
+    selection_policy: str = "right"  # the paper's language-modelling policy
+    split_noise_sigma: float = 0.2  # l/5, the paper's language-modelling noise
     shared_steps: int = 600
     shared_batch: int = 4
     shared_lr: float = 2e-3  # 5e-3 let the top layers drift: worse than the base without context
@@ -103,6 +105,8 @@ class QualityConfig:
             chunk_size=self.chunk_size,
             kv_per_node=self.kv_per_node,
             upper_window=self.upper_len,
+            selection_policy=self.selection_policy,
+            split_noise_sigma=self.split_noise_sigma,
         )
         return model, apply_trainable_preset(model, self.preset)
 
@@ -231,7 +235,8 @@ def run_passkey(cfg: QualityConfig, shared, base, tok, out: Path) -> dict:
 TRAINING_FIELDS = (
     "corpus_root", "heldout_fraction", "train_chars", "tokenizer_chars", "vocab_size", "base", "base_steps",
     "base_batch", "base_lr", "base_betas", "injection_layers", "chunk_size", "kv_per_node", "n_chunks",
-    "upper_len", "preset", "shared_steps", "shared_batch", "shared_lr", "shared_betas", "seed",
+    "upper_len", "preset", "selection_policy", "split_noise_sigma", "shared_steps", "shared_batch",
+    "shared_lr", "shared_betas", "seed",
 )  # fmt: skip
 
 
