@@ -145,3 +145,22 @@ def test_keys_file_and_bad_keys_are_named(tmp_path):
         KeyRing.from_settings(Settings(api_keys={ALICE: "alice"}, api_keys_file=tmp_path / "dup"))
     result = CliRunner().invoke(cli_app, ["serve"], env={"SHAREDLLM_CHAT_API_KEYS_FILE": str(path)})
     assert result.exit_code == 2 and "line 2" in result.output
+
+
+def test_delete_forgets_the_context_cache_too(sharedllm_loaded):
+    settings = Settings(
+        served_model_name="sharedllm-tiny", chunk_size=256, upper_window=1024, max_tokens_limit=8
+    )
+    app = create_app(settings, sharedllm_loaded)
+    with serve_in_thread(app) as url, httpx.Client(base_url=url, timeout=120) as http:
+        body = {"model": "sharedllm-tiny", "max_tokens": 2, "conversation_id": "long-one"}
+        first = http.post(
+            "/v1/chat/completions", json={**body, "messages": [{"role": "user", "content": "w " * 1500}]}
+        )
+        assert first.status_code == 200
+        state = app.state.chat
+        key = state.conversations.context_key(("anonymous", "long-one"))
+        assert state.contexts.get(key) is not None  # its history beyond the window went to the lower model
+        secret = {"X-Conversation-Secret": first.headers["X-Conversation-Secret"]}
+        assert http.delete("/v1/conversations/long-one", headers=secret).status_code == 204
+        assert state.contexts.get(key) is None
