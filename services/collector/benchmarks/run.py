@@ -76,6 +76,12 @@ if __name__ == "__main__":
     a = parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: apt-get install -y wrk")
-    main(clients=a.clients, seconds=a.seconds, warmup=a.warmup, db_warmup=a.db_warmup, workers=a.workers,
-         out=a.out, sqlite=a.sqlite, profile_clients=a.profile_clients if a.profile else None,
-         server_cpus=a.server_cpus, load_cpus=a.load_cpus)
+    result = main(clients=a.clients, seconds=a.seconds, warmup=a.warmup, db_warmup=a.db_warmup,
+                  workers=a.workers, out=a.out, sqlite=a.sqlite,
+                  profile_clients=a.profile_clients if a.profile else None, server_cpus=a.server_cpus,
+                  load_cpus=a.load_cpus)
+    lost = [r for r in result["results"] if r["stored_missing"] or r["stored_duplicated"]]
+    if lost:  # acknowledging and then losing (or doubling) uploads fails the benchmark, whatever the speed
+        sys.exit("acknowledged uploads missing / duplicated: " + ", ".join(
+            f"{r['server']} {r['backend']} {r['clients']} clients: {r['stored_missing']} / "
+            f"{r['stored_duplicated']}" for r in lost))
