@@ -21,7 +21,11 @@ def _b64url(data: bytes) -> str:
 
 def jwt(rng: random.Random) -> str:
     header = {"alg": rng.choice(["HS256", "RS256", "ES256"]), "typ": "JWT"}
-    payload = {"sub": str(rng.randint(10**6, 10**9)), "name": "x", "iat": rng.randint(1.6e9, 1.8e9)}
+    payload = {
+        "sub": str(rng.randint(10**6, 10**9)),
+        "name": "x",
+        "iat": rng.randint(1_600_000_000, 1_800_000_000),
+    }
     sig = bytes(rng.randrange(256) for _ in range(rng.choice([32, 64])))
     return ".".join(
         [_b64url(json.dumps(header).encode()), _b64url(json.dumps(payload).encode()), _b64url(sig)]
