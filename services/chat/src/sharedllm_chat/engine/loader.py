@@ -27,11 +27,6 @@ class LoadedModel:
     eos_ids: frozenset[int]
 
     @property
-    def kv_cache_arg(self) -> str:
-        """The self-attention cache argument of forward (transformers 5: `cache`)."""
-        return "cache"
-
-    @property
     def sharedllm(self) -> SharedLLMForCausalLM | None:
         """The model as a SharedLLM, or None for a plain causal LM (no context chunks)."""
         return self.model if isinstance(self.model, SharedLLMForCausalLM) else None

@@ -11,17 +11,18 @@ random generator, so a seeded answer does not depend on the company it runs in. 
 
 from __future__ import annotations
 
-import inspect
 import logging
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 import torch
+from transformers import DynamicCache
 
+from sharedllm.model import InjectedContext
+from sharedllm.serving import Step, decode_one, prefill
 from sharedllm_chat.engine.batching import DecodeBatch, batchable
 from sharedllm_chat.engine.context_store import CacheEntry, ContextStore
 from sharedllm_chat.engine.detokenize import IncrementalText
@@ -66,8 +67,8 @@ class _Sequence:
     context_chunks: int
     chunks_encoded: int
     started_at: float
-    past: Any = None
-    injected: Any = None  # the context as compressed at prefill, reused by every decode step
+    cache: DynamicCache | None = None  # self-attention; None while the decode batch holds it
+    context: InjectedContext | None = None  # as compressed at prefill, reused by every decode step
     logits: torch.Tensor | None = None
     generated: int = 0
     ttft_s: float | None = None
@@ -90,8 +91,6 @@ class Scheduler:
         self.max_active = max_active
         self.max_queue = max_queue
         self.on_done = on_done
-        self._kv_arg = loaded.kv_cache_arg
-        self._logits_to_keep = "logits_to_keep" in inspect.signature(loaded.model.forward).parameters
         self.batch_decode = batch_decode
         self.peak_active = 0  # most requests decoding at once so far
         self.batched_steps = 0  # forward passes that advanced several requests at once
@@ -206,30 +205,17 @@ class Scheduler:
         )
         seq.cpu_started = cpu_started
         self._active.append(seq)
-        out = self._forward(running, None, {"context_cache": cache} if cache is not None else {})
-        seq.logits, seq.past = out.logits[0, -1], self._kv_of(out)
+        step = prefill(lm.model, running, cache)
+        seq.logits, seq.cache, seq.context = step.logits, step.cache, step.context
         # Like `generate`, decode with the context read at prefill: the conversation's cache may grow
         # (another turn) while this request is still decoding.
-        seq.injected = getattr(out, "injected_context", None)
-        if seq.injected is not None and seq.entry is not None:
+        if seq.entry is not None:
             self.store.release(seq.entry)
             seq.entry = None
 
     def _cached_chunks(self, req: GenerationRequest) -> int:
         entry = self.store.get(req.conversation_id) if req.conversation_id and req.use_context_cache else None
         return len(entry.digests) if entry is not None else 0
-
-    def _forward(self, ids: torch.Tensor, past: Any, context: dict[str, Any]) -> Any:
-        lm = self.loaded
-        if self._logits_to_keep:  # only the last position's logits: [T, vocab] is large for real vocabularies
-            context = {**context, "logits_to_keep": 1}
-        return lm.model(
-            input_ids=ids.view(1, -1).to(lm.device), use_cache=True, **{self._kv_arg: past}, **context
-        )
-
-    @staticmethod
-    def _kv_of(out: Any) -> Any:
-        return out.cache
 
     def _round(self) -> None:
         """One token for every active request: sample each, then one forward pass for them all."""
@@ -287,23 +273,19 @@ class Scheduler:
         return token
 
     def _decode_alone(self, seq: _Sequence, token: int) -> None:
-        if seq.injected is not None:
-            context = {"injected_context": seq.injected}
-        else:  # a model that does not hand back its compressed context reads the cache each step
-            context = {"context_cache": seq.entry.cache} if seq.entry is not None else {}
-        out = self._forward(torch.tensor([token]), seq.past, context)
-        seq.logits, seq.past = out.logits[0, -1], self._kv_of(out)
+        step = decode_one(self.loaded.model, token, Step(seq.logits, seq.cache, seq.context))
+        seq.logits, seq.cache = step.logits, step.cache
 
     def _can_batch(self, seq: _Sequence) -> bool:
         in_batch = self._batch is not None and seq in self._batch.members
-        return (seq.injected is not None or seq.entry is None) and (in_batch or batchable(seq.past))
+        return in_batch or batchable(seq.cache)
 
     def _decode_batch(self, going: list[_Sequence], tokens: list[int]) -> None:
         if self._batch is None or self._batch.members != going:
             self._unbatch()
-            self._batch = DecodeBatch.stack(going, [s.past for s in going], [s.injected for s in going])
+            self._batch = DecodeBatch.stack(going, [s.cache for s in going], [s.context for s in going])
             for seq in going:
-                seq.past = None  # the batch holds it now
+                seq.cache = None  # the batch holds it now
         logits = self._batch.forward(self.loaded.model, tokens)
         for row, seq in enumerate(going):
             seq.logits = logits[row]
@@ -315,7 +297,7 @@ class Scheduler:
             return
         for row, seq in enumerate(self._batch.members):
             if seq in self._active:
-                seq.past = self._batch.row_cache(row)
+                seq.cache = self._batch.row_cache(row)
         self._batch = None
 
     def _finish(self, seq: _Sequence, reason: str) -> None:
@@ -345,4 +327,4 @@ class Scheduler:
         if seq.entry is not None:
             self.store.release(seq.entry)
             seq.entry = None
-        seq.past = seq.injected = None
+        seq.cache = seq.context = None
