@@ -62,7 +62,7 @@ for family in ("llama", "mistral", "qwen2"):
         for ckpt in (False, True):
             model.zero_grad()
             if ckpt:
-                model.gradient_checkpointing_enable()
+                model.activation_checkpointing_enable()
             torch.manual_seed(0)  # the same training-time split noise in both steps
             loss = model(ids, context_input_ids=chunks, labels=ids).loss
             loss.backward()
