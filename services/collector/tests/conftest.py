@@ -4,15 +4,18 @@ PostgreSQL cluster that the tests initdb and start themselves."""
 from __future__ import annotations
 
 import json
+import threading
+import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
-from sharelm_collector.devtools.postgres import PostgresCluster, find_bindir
+from sharelm_collector.devtools.postgres import PostgresCluster, find_bindir, free_port
 from sharelm_collector.devtools.server import CollectorServer
 
 OPERATOR_TOKEN = "operator-secret-for-tests"
@@ -27,7 +30,12 @@ SERVER_ENV = {
     "SHARELM_COLLECTOR_RATE_LIMIT_PER_IP": "0",
     "SHARELM_COLLECTOR_RATE_LIMIT_PER_CONTRIBUTOR": "0",
     "SHARELM_COLLECTOR_RATE_LIMIT_SIGNUPS_PER_IP": "0",
+    "SHARELM_COLLECTOR_RATE_LIMIT_OPERATOR_PER_IP": "0",
+    "SHARELM_COLLECTOR_RATE_LIMIT_AUTH_FAILURES_PER_IP": "0",
+    "SHARELM_COLLECTOR_RATE_LIMIT_AUTH_FAILURES_PER_CREDENTIAL": "0",
 }
+# What the server's sharelm schema enforces (its environment above), for validating what it answers here.
+SERVER_CAPS = {"max_content_chars": 20000, "max_messages": 64}
 
 
 @pytest.fixture(scope="session")
@@ -52,6 +60,8 @@ class Api(httpx.Client):
         super().__init__(base_url=server.url, timeout=30.0)
         self.server = server
         self.engine = create_engine(server.database_url)
+        self.caps = SERVER_CAPS  # the sharelm schema's caps in the server (for validating its answers)
+        self.operator = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
 
     def contributor(self) -> tuple[str, dict[str, str]]:
         r = self.post("/v1/contributors")
@@ -60,7 +70,7 @@ class Api(httpx.Client):
         return body["contributor_id"], {"Authorization": f"Bearer {body['token']}"}
 
     def export(self) -> list[dict]:
-        r = self.get("/v1/export", headers={"Authorization": f"Bearer {OPERATOR_TOKEN}"})
+        r = self.get("/v1/export", headers=self.operator)
         assert r.status_code == 200, r.text
         # split("\n"), not splitlines(): U+2028 and friends are legal, unescaped, inside JSON strings.
         return [json.loads(line) for line in r.text.split("\n") if line]
@@ -77,3 +87,29 @@ def api(request, tmp_path_factory) -> Iterator[Api]:
     with server, Api(server) as client:
         yield client
         client.engine.dispose()
+
+
+@contextmanager
+def serve_in_thread(app) -> Iterator[str]:
+    """An app built in this process (create_app, then changed by the test) under a real uvicorn, in a
+    thread: its base URL."""
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", ws="none"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "in-process server did not start"
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(30)
+
+
+@pytest.fixture
+def in_thread():
+    return serve_in_thread

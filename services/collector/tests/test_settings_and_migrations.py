@@ -24,9 +24,9 @@ def test_migrations_create_wal_sqlite_schema_and_downgrade(tmp_path):
     db = Database(Settings(database_url=f"sqlite:///{tmp_path / 'm.db'}"))
     assert current_revision(db.engine) is None
     upgrade(db.engine)
-    assert current_revision(db.engine) == head_revision() == "0001"
+    assert current_revision(db.engine) == head_revision() == "0002"
     insp = inspect(db.engine)
-    assert {"contributors", "conversations", "alembic_version"} <= set(insp.get_table_names())
+    assert {"contributors", "conversations", "service_keys", "alembic_version"} <= set(insp.get_table_names())
     uniques = {tuple(u["column_names"]) for u in insp.get_unique_constraints("conversations")}
     assert ("owner", "conversation_id") in uniques
     with db.engine.connect() as conn:

@@ -4,7 +4,7 @@ connection: the ORM's execution machinery cost 4-5x more CPU per statement than 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import lru_cache
 
 from sqlalchemy import Row, bindparam, delete, select, update
@@ -12,6 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from sharelm_collector.core.security import contributor_owner, hash_token, new_contributor_id, new_token
+from sharelm_collector.ingest import NotAnExtension
 from sharelm_collector.models import Contributor, StoredConversation, utcnow
 
 T = StoredConversation.__table__
@@ -25,6 +26,10 @@ _LIST = (select(T.c.id, T.c.document)
          .order_by(T.c.id).limit(bindparam("limit")))
 _SET_DOCUMENT = update(T).where(T.c.id == bindparam("row_id")).values(
     document=bindparam("document"), updated_at=bindparam("now"))
+_GET_VERSIONED = select(T.c.id, T.c.version, T.c.document).where(_OWN)
+_EXTEND = update(T).where(T.c.id == bindparam("row_id"), T.c.version == bindparam("seen")).values(
+    document=bindparam("document"), source=bindparam("source"), updated_at=bindparam("now"),
+    version=T.c.version + 1)
 
 
 def create_contributor(session: Session) -> tuple[Contributor, str]:
@@ -70,6 +75,44 @@ def upsert_conversation(
     return "created" if version == 1 else "replaced"
 
 
+@lru_cache(maxsize=4)
+def _insert_new_statement(dialect: str):
+    """INSERT ... ON CONFLICT (owner, conversation_id) DO NOTHING RETURNING id: a row only when it is new."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return insert(T).on_conflict_do_nothing(index_elements=[T.c.owner, T.c.conversation_id]).returning(T.c.id)
+
+
+def insert_or_extend(
+    session: Session, *, owner: str, conversation_id: str, source: str | None, document: str,
+    extends: Callable[[str], bool], attempts: int = 5,
+) -> str:
+    """Insert, or replace the stored version only when `extends(stored document)` holds (anonymous plugin
+    re-posts may only add to a conversation, never change it). A concurrent change between the read and
+    the write is detected by the version counter and retried. "created" or "replaced"; raises
+    NotAnExtension when the re-post does not extend the stored conversation."""
+    conn = session.connection()
+    for _ in range(attempts):
+        now = utcnow()
+        params = {"owner": owner, "contributor_id": None, "conversation_id": conversation_id,
+                  "source": source, "document": document, "version": 1, "created_at": now, "updated_at": now}
+        if conn.execute(_insert_new_statement(conn.dialect.name), params).first() is not None:
+            return "created"
+        row = conn.execute(_GET_VERSIONED, {"owner": owner, "conversation_id": conversation_id}).first()
+        if row is None:  # deleted since the insert found it
+            continue
+        if not extends(row.document):
+            raise NotAnExtension(
+                f"conversation {conversation_id!r} was uploaded before with other messages: a re-post may "
+                "only add messages after the ones stored (send a different conversation under a new "
+                "conversation_id)"
+            )
+        changed = conn.execute(_EXTEND, {"row_id": row.id, "seen": row.version, "document": document,
+                                         "source": source, "now": now}).rowcount
+        if changed:
+            return "replaced"
+    raise NotAnExtension(f"conversation {conversation_id!r} kept changing while it was re-posted; retry")
+
+
 def get_conversation(session: Session, contributor_id: str, conversation_id: str) -> Row | None:
     """(id, document) of one of the contributor's conversations."""
     params = {"owner": contributor_owner(contributor_id), "conversation_id": conversation_id}
@@ -77,7 +120,8 @@ def get_conversation(session: Session, contributor_id: str, conversation_id: str
 
 
 def list_conversations(session: Session, contributor_id: str, *, after: int, limit: int) -> list[Row]:
-    """(id, document) rows, keyset-paginated on the row id: stable under concurrent inserts and deletes."""
+    """(id, document) rows, keyset-paginated on the row id: stable under concurrent inserts and deletes
+    (the row id never leaves the service: the API's cursor is a keyed permutation of it)."""
     params = {"owner": contributor_owner(contributor_id), "after": after, "limit": limit}
     return list(session.connection().execute(_LIST, params))
 
@@ -105,9 +149,9 @@ def delete_owner(session: Session, owner: str) -> int:
     return session.connection().execute(delete(T).where(T.c.owner == owner)).rowcount
 
 
-def iter_documents(session_factory, chunk: int = 500) -> Iterator[str]:
-    """Every stored conversation's JSON, in id order, a short read transaction per chunk so a long export
-    neither holds a snapshot open nor blocks writers."""
+def iter_rows(session_factory, chunk: int = 500) -> Iterator[tuple[int, str]]:
+    """Every stored conversation's (row id, JSON), in id order, a short read transaction per chunk so a long
+    export neither holds a snapshot open nor blocks writers."""
     after = 0
     while True:
         with session_factory() as session:
@@ -116,6 +160,10 @@ def iter_documents(session_factory, chunk: int = 500) -> Iterator[str]:
             ).all()
         if not rows:
             return
-        for _, document in rows:
-            yield document
+        yield from ((row_id, document) for row_id, document in rows)
         after = rows[-1][0]
+
+
+def iter_documents(session_factory, chunk: int = 500) -> Iterator[str]:
+    for _, document in iter_rows(session_factory, chunk):
+        yield document

@@ -25,6 +25,15 @@ class Contributor(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class ServiceKey(Base):
+    """Secrets of this deployment, created by the migrations (one row, "service": see core.security)."""
+
+    __tablename__ = "service_keys"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[str] = mapped_column(String(128))
+
+
 class StoredConversation(Base):
     """One conversation, already redacted, as the `sharelm.Conversation` JSON it will be exported as."""
 
@@ -33,7 +42,8 @@ class StoredConversation(Base):
 
     # BigInteger on PostgreSQL, INTEGER (rowid alias) on SQLite.
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
-    # Idempotency scope: "c:<contributor id>" for authenticated uploads, "p:<sha256(plugin user_id)>" else.
+    # Idempotency scope: "c:<contributor id>" for authenticated uploads, "p:<sha256(plugin user_id)>" for
+    # anonymous ones, "p:anon:<random>" for anonymous ones without a user id (they never match another).
     owner: Mapped[str] = mapped_column(String(80))
     contributor_id: Mapped[str | None] = mapped_column(
         String(32), ForeignKey("contributors.id", ondelete="CASCADE"), index=True

@@ -3,11 +3,30 @@ imported, never redefined here)."""
 
 from __future__ import annotations
 
-from typing import Literal
+from contextvars import ContextVar
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import Request
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from sharelm import Conversation
+from sharelm_collector.ingest import CappedConversation, OverCap
+
+# The batch cap of the app serving the request (set by the `batch_cap` dependency, which FastAPI resolves
+# before it validates the body): checked on the parsed JSON, before any conversation in it is validated.
+_BATCH_CAP: ContextVar[int | None] = ContextVar("batch_cap", default=None)
+
+
+async def batch_cap(request: Request) -> None:
+    _BATCH_CAP.set(request.app.state.settings.max_batch)
+
+
+def _cap_batch(data: Any) -> Any:
+    cap = _BATCH_CAP.get()
+    if cap is not None and isinstance(data, list) and len(data) > cap:
+        msg = f"batch has {len(data)} conversations, over the cap of {cap}"
+        raise OverCap(("body", "conversations"), msg)
+    return data
 
 
 class _Body(BaseModel):
@@ -33,7 +52,7 @@ class ConversationSaved(BaseModel):
 
 
 class ConversationBatch(_Body):
-    conversations: list[Conversation]
+    conversations: Annotated[list[CappedConversation], BeforeValidator(_cap_batch)]
 
 
 class BatchSaved(BaseModel):
@@ -61,9 +80,21 @@ class Health(BaseModel):
 
 
 class Problem(BaseModel):
-    """The body of a 4xx other than 422: what was wrong, in words."""
+    """The body of a 4xx other than 422 (and of a 5xx): what was wrong, in words."""
 
     detail: str
+
+
+class FieldError(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class FieldProblems(BaseModel):
+    """The body of a 422, and of a 413 for a field over its cap: which fields, and why (never the input)."""
+
+    detail: list[FieldError]
 
 
 def problems(*codes: int) -> dict[int | str, dict]:
@@ -73,7 +104,12 @@ def problems(*codes: int) -> dict[int | str, dict]:
         401: "Missing, malformed or unknown token",
         403: "Not allowed",
         404: "Not found (or not yours)",
+        409: "Conflicts with what is stored (an anonymous re-post that does not extend it; a concurrent "
+        "change); nothing was stored",
         413: "Body, message or batch over its cap",
-        429: "Rate limited; see Retry-After",
+        429: "Rate limited, or too many failed authentications; see Retry-After",
+        503: "Database unavailable, timed out or out of disk; nothing was stored; see Retry-After",
     }
-    return {code: {"model": Problem, "description": words[code]} for code in codes}
+    # A 413 is the body cap's (in words) or a field's over its cap (named, as in a 422).
+    models = {413: Problem | FieldProblems}
+    return {code: {"model": models.get(code, Problem), "description": words[code]} for code in codes}

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
@@ -25,11 +27,22 @@ async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
+logger = logging.getLogger("sharelm_collector.db")
+
+
+def _close_quietly(session: Session) -> None:
+    try:
+        session.close()
+    except Exception as exc:  # the rollback of a failed request failed too (the database went away)
+        # The request has its answer already (its own error, a 503); the connection is discarded.
+        logger.warning("rollback after a failed request failed: %s", type(exc).__name__)
+
+
 async def _close(session: Session) -> None:
     if session.in_transaction():  # the endpoint failed mid-transaction: the rollback is database I/O
-        await run_in_threadpool(session.close)
+        await run_in_threadpool(_close_quietly, session)
     else:
-        session.close()
+        _close_quietly(session)
 
 
 async def get_session(request: Request) -> AsyncIterator[Session]:
@@ -67,7 +80,8 @@ def client_ip(request: Request) -> str:
 
 
 async def limit_ip(request: Request) -> None:
-    """Per client IP (uvicorn's --proxy-headers makes this the real client behind a trusted proxy)."""
+    """Per client IP: the peer address, or, from a proxy listed in FORWARDED_ALLOW_IPS only, the client
+    address it forwards (uvicorn's proxy headers)."""
     wait = request.app.state.limiters["ip"].hit(client_ip(request))
     if wait:
         raise _too_many("ip", wait)
@@ -76,59 +90,105 @@ async def limit_ip(request: Request) -> None:
 async def limit_signups(request: Request) -> None:
     wait = request.app.state.limiters["signup"].hit(client_ip(request))
     if wait:
-        raise _too_many("ip", wait)
+        raise _too_many("signup", wait)
 
 
 def _unauthorized(detail: str) -> HTTPException:
     return HTTPException(status.HTTP_401_UNAUTHORIZED, detail=detail, headers={"WWW-Authenticate": "Bearer"})
 
 
-async def _token_hash(
+def _locked_out(request: Request, ip: str, credential: str) -> None:
+    """429 while this address, or this credential, has spent its failed-authentication allowance."""
+    limiters = request.app.state.limiters
+    wait = max(limiters["auth_failures_ip"].blocked(ip),
+               limiters["auth_failures_credential"].blocked(credential))
+    if wait:
+        metrics.RATE_LIMITED.labels("auth_failures").inc()
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            detail=f"too many failed authentications from this address or with this credential; retry in "
+            f"{wait:.1f} s",
+            headers={"Retry-After": str(max(1, round(wait + 0.5)))},
+        )
+
+
+def _count_failure(request: Request, ip: str, credential: str) -> None:
+    limiters = request.app.state.limiters
+    limiters["auth_failures_ip"].hit(ip)
+    limiters["auth_failures_credential"].hit(credential)
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who presented which token: `resolve_contributor` counts a token it does not know against both."""
+
+    token_hash: str
+    ip: str
+    request: Request
+
+    def failed(self) -> None:
+        _count_failure(self.request, self.ip, "c:" + self.token_hash)
+
+
+async def _caller(
     request: Request, credentials: HTTPAuthorizationCredentials | None, required: bool
-) -> str | None:
+) -> Caller | None:
     if credentials is None:
         if required or "authorization" in request.headers:
             raise _unauthorized("missing or malformed Authorization: Bearer <token> header")
         return None
     token_hash = hash_token(credentials.credentials)
+    ip = client_ip(request)
+    _locked_out(request, ip, "c:" + token_hash)
     # Limited before the database lookup, keyed by the token: cheap, and a wrong token costs a bucket too.
     wait = request.app.state.limiters["contributor"].hit(token_hash)
     if wait:
         raise _too_many("contributor", wait)
-    return token_hash
+    return Caller(token_hash, ip, request)
 
 
-async def required_token_hash(
+async def required_caller(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-) -> str:
-    return await _token_hash(request, credentials, required=True)
+) -> Caller:
+    return await _caller(request, credentials, required=True)
 
 
-async def optional_token_hash(
+async def optional_caller(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-) -> str | None:
-    return await _token_hash(request, credentials, required=False)
+) -> Caller | None:
+    return await _caller(request, credentials, required=False)
 
 
-def resolve_contributor(session: Session, token_hash: str) -> str:
-    """The id of the contributor holding the token (inside the caller's transaction), or 401."""
-    contributor_id = crud.contributor_by_token_hash(session, token_hash)
+def resolve_contributor(session: Session, caller: Caller) -> str:
+    """The id of the contributor holding the token (inside the caller's transaction), or 401 (counted as a
+    failed authentication of the caller's address and token)."""
+    contributor_id = crud.contributor_by_token_hash(session, caller.token_hash)
     if contributor_id is None:
+        caller.failed()
         raise _unauthorized("unknown or revoked token")
     return contributor_id
 
 
 async def require_operator(
-    settings: SettingsDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+    request: Request, settings: SettingsDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> None:
+    ip = client_ip(request)
+    wait = request.app.state.limiters["operator"].hit(ip)
+    if wait:
+        raise _too_many("operator", wait)
     expected = settings.operator_token
     if expected is None or not expected.get_secret_value():
         raise HTTPException(status.HTTP_403_FORBIDDEN, detail="export is disabled: no operator token is set")
     if credentials is None:
         raise _unauthorized("missing Authorization: Bearer <operator token> header")
+    # Every wrong operator token counts against one credential, "operator": guessing it is throttled for
+    # the whole service, from however many addresses (the CLI export does not go through here).
+    _locked_out(request, ip, "operator")
     if not tokens_equal(credentials.credentials, expected.get_secret_value()):
+        _count_failure(request, ip, "operator")
         raise HTTPException(status.HTTP_403_FORBIDDEN, detail="not the operator token")
 
 
-TokenHash = Annotated[str, Depends(required_token_hash)]
-OptionalTokenHash = Annotated[str | None, Depends(optional_token_hash)]
+CallerDep = Annotated[Caller, Depends(required_caller)]
+OptionalCallerDep = Annotated[Caller | None, Depends(optional_caller)]

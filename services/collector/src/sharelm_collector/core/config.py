@@ -29,21 +29,41 @@ class Settings(BaseSettings):
     workers: int = Field(default=2, ge=1, le=64)
 
     max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
+    # A body refused for its size is still read (and dropped) up to this many bytes before the 413, so that
+    # clients which send the whole body before reading (urllib, http.client) can read the answer.
+    drain_max_bytes: int = Field(default=64 * 1024 * 1024, ge=0)
+    drain_timeout_s: float = Field(default=10.0, ge=0)
     max_batch: int = Field(default=100, ge=1)
     # Requests per minute (token bucket, burst = the minute's allowance); 0 disables the limit.
     rate_limit_per_ip: int = Field(default=1200, ge=0)
     rate_limit_per_contributor: int = Field(default=600, ge=0)
     # Contributor creation is the cheapest thing to abuse: its own, tighter per-IP limit.
     rate_limit_signups_per_ip: int = Field(default=30, ge=0)
+    # The operator routes (export): their own per-IP limit.
+    rate_limit_operator_per_ip: int = Field(default=30, ge=0)
+    # Failed authentications (unknown contributor token, wrong operator token) per minute, per client address
+    # and per credential (the token presented; all wrong operator tokens count as one credential). Once spent,
+    # every authenticated request from that address (or with that credential) is 429 until it refills.
+    rate_limit_auth_failures_per_ip: int = Field(default=30, ge=0)
+    rate_limit_auth_failures_per_credential: int = Field(default=10, ge=0)
 
-    # Proxies whose X-Forwarded-For is believed (the per-IP limit keys on the client address it gives).
-    forwarded_allow_ips: str = "127.0.0.1"
+    # Proxies whose X-Forwarded-For is believed (the per-IP limits key on the client address it gives).
+    # Empty (the default): none, the peer address is the client, so nobody can pick their own address.
+    forwarded_allow_ips: str = ""
+    # Cross-origin reads are allowed on the public plugin's upload route only (browser extensions post from
+    # chrome-extension:// origins); no other route answers CORS.
     cors_origins: list[str] = ["*"]
     # FULL: an acknowledged commit survives power loss too, not only a crash of the server process.
     sqlite_synchronous: Literal["OFF", "NORMAL", "FULL", "EXTRA"] = "FULL"
     sqlite_busy_timeout_ms: int = 30_000
     # Database connections per worker process (PostgreSQL); keep workers * pool_size under max_connections.
     pool_size: int = Field(default=16, ge=1)
+    # PostgreSQL: the bound on connecting, on each statement (server side) and on each wait for an answer
+    # (client side, so that a frozen or unreachable server costs this much, then a 503), and on waiting for
+    # a pooled connection.
+    db_timeout_s: float = Field(default=5.0, gt=0)
+    # SQLite: /readyz reports "disk full" when the database's file system has less free space than this.
+    min_free_disk_bytes: int = Field(default=16 * 1024 * 1024, ge=0)
     export_chunk: int = Field(default=500, ge=1)
 
     @field_validator("database_url")

@@ -26,6 +26,7 @@ STORED = Counter("sharelm_conversations_stored_total", "Conversations stored", [
 DELETED = Counter("sharelm_conversations_deleted_total", "Conversations deleted")
 REDACTIONS = Counter("sharelm_redactions_total", "Redacted spans by type", ["type"])
 RATE_LIMITED = Counter("sharelm_rate_limited_total", "Requests refused with 429", ["scope"])
+EXPORT_SKIPPED = Counter("sharelm_export_skipped_rows_total", "Rows GET /v1/export skipped (invalid)")
 
 
 def render() -> tuple[bytes, str]:

@@ -52,11 +52,7 @@ class PostgresCluster:
         data = self.dir / "data"
         self._run(str(self.bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres",
                   "--no-sync", "-E", "UTF8", "--locale", "C")
-        opts = f"-p {self.port} -k {self.dir} -h 127.0.0.1"
-        for k, v in self.settings.items():
-            opts += f" -c {k}={v}"
-        self._run(str(self.bindir / "pg_ctl"), "-D", str(data), "-o", opts, "-l", str(self.dir / "log"),
-                  "-w", "-t", "60", "start")
+        self.start_server()
         return self
 
     def url(self, database: str = "postgres") -> str:
@@ -69,6 +65,41 @@ class PostgresCluster:
                              autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
+
+    def pids(self) -> list[int]:
+        """The postmaster and its children (backends, checkpointer, ...), from /proc (Linux)."""
+        if self.dir is None:
+            return []
+        try:
+            postmaster = int((self.dir / "data" / "postmaster.pid").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return []
+        found = [postmaster]
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == postmaster:
+                found.append(int(stat.parent.name))
+        return found
+
+    def signal(self, sig: int) -> None:
+        """Send `sig` to every process of the cluster (SIGSTOP freezes it, SIGCONT thaws it)."""
+        for pid in self.pids():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+
+    def stop_server(self, mode: str = "fast") -> None:
+        """Stop the server, keeping its data directory (`start_server` brings it back on the same port)."""
+        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.dir / "data"), "-m", mode, "-w", "stop")
+
+    def start_server(self) -> None:
+        opts = f"-p {self.port} -k {self.dir} -h 127.0.0.1"
+        for k, v in self.settings.items():
+            opts += f" -c {k}={v}"
+        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.dir / "data"), "-o", opts, "-l",
+                  str(self.dir / "log"), "-w", "-t", "60", "start")
 
     def stop(self) -> None:
         if self.dir is None:

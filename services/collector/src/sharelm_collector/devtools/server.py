@@ -31,7 +31,9 @@ class CollectorServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 60.0, migrate: bool = True) -> CollectorServer:
+    def start(self, timeout: float = 60.0, migrate: bool = True, wait: str = "ready") -> CollectorServer:
+        """Start, and wait until /readyz answers 200 (`wait="ready"`) or /healthz does (`wait="up"`: the
+        process serves, whatever the state of its database)."""
         env = {**os.environ, "DATABASE_URL": self.database_url, **self.env}
         env.pop("PROMETHEUS_MULTIPROC_DIR", None)
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -48,13 +50,40 @@ class CollectorServer:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"server exited with {self.proc.returncode}: {self.read_log()[-2000:]}")
             try:
-                if httpx.get(self.url + "/readyz", timeout=1.0).status_code == 200:
+                probe = "/readyz" if wait == "ready" else "/healthz"
+                if httpx.get(self.url + probe, timeout=1.0).status_code == 200:
                     return self
             except httpx.HTTPError:
                 pass
             time.sleep(0.1)
         self.kill()
         raise TimeoutError(f"server not ready after {timeout} s: {self.read_log()[-2000:]}")
+
+    def pids(self) -> list[int]:
+        """The supervisor and its workers (Linux: read from /proc)."""
+        if self.proc is None:
+            return []
+        found = [self.proc.pid]
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == self.proc.pid:  # PPID
+                found.append(int(stat.parent.name))
+        return found
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time used so far by the supervisor and its workers (Linux)."""
+        tick = os.sysconf("SC_CLK_TCK")
+        total = 0
+        for pid in self.pids():
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+        return total / tick
 
     def read_log(self) -> str:
         return (self.workdir / f"server-{self.port}.log").read_text(errors="replace")
