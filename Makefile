@@ -72,6 +72,12 @@ bench-sharedllm: install
 bench-sharedllm-quality: install
 	nice -n 10 $(BIN)/python packages/sharedllm/benchmarks/quality/run.py --out runs/sharedllm-quality $(BENCH_ARGS)
 
+# The chat service's default model: tokenizer, base and chat tuning with `sharedllm train` on the ChatterBot corpus
+# + ShareLM-schema conversations, copied into packages/sharedllm/src/sharedllm/chat_model (package data, 5.6 MB).
+.PHONY: chat-default-model
+chat-default-model: install
+	nice -n 10 env BIN=$(BIN) bash packages/sharedllm/scripts/chat_default_model.sh
+
 # Chat service: time to first token over the turns of a growing chat (past 32K tokens), with the per-conversation
 # ContextCache, without it, and the base model with full attention: table, JSON and PNG in services/chat/benchmarks.
 # One torch thread: the CPU-time columns then measure all the work, unaffected by others sharing the machine.

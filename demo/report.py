@@ -115,4 +115,10 @@ def write_report(out: Path, report: dict) -> None:
             "",
             "![ttft](chat_ttft.png)",
         ]
+        shown = ch.get("exchanges", [])
+        if shown:
+            lines += ["", "Some exchanges (the end of each user message, then the model's reply):", ""]
+            for x in shown[:2] + shown[-2:] if len(shown) > 4 else shown:
+                user = x["user_end"][-100:]
+                lines += [f"- turn {x['turn']}: user `...{user}` -> assistant `{x['assistant']}`"]
     (out / "README.md").write_text("\n".join(lines) + "\n")

@@ -24,6 +24,8 @@ class ChatResult:
     chunks_reused: int = 0
     rated_message_index: int = 0
     contributed: bool = False
+    # What was said: each turn's user message (its end) and the reply of the served (trained default) model.
+    exchanges: list[dict] = field(default_factory=list)
 
 
 def _user_turns(words_per_turn: int):
@@ -55,7 +57,7 @@ def _stream_turn(
     stream = client.chat.completions.create(
         model=model,
         messages=history,
-        max_tokens=16,
+        max_tokens=32,
         seed=seed,
         stream=True,
         stream_options={"include_usage": True},
@@ -85,6 +87,7 @@ def long_chat(
         history.append({"role": "user", "content": text})
         reply, ttft, prompt_tokens, secret = _stream_turn(client, model, history, seed=turn, secret=secret)
         history.append({"role": "assistant", "content": reply})
+        result.exchanges.append({"turn": turn + 1, "user_end": text[-160:], "assistant": reply})
         result.ttft_s.append(round(ttft, 4))
         result.history_tokens.append(prompt_tokens)
         progress.advance(task)

@@ -13,11 +13,14 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SHAREDLLM_CHAT_", env_file=".env", extra="ignore")
 
     # Which model: a SharedLLM checkpoint (`model_path`), a base checkpoint turned into one (`base_model`),
-    # or neither: the embedded tiny default, made on the spot so that `serve` runs with no setup.
+    # or neither: the embedded default, so that `serve` runs with no setup and no download. That is the
+    # small trained chat model shipped in `sharedllm.chat_model` (`embedded_model="trained"`), or a tiny
+    # random SharedLLM made on the spot ("random"; also when any of its shape knobs below is set).
     model_path: str | None = None
     base_model: str | None = None
     tokenizer_path: str | None = Field(None, description="defaults to the model's own directory")
     served_model_name: str = "sharedllm-tiny"
+    embedded_model: Literal["trained", "random"] = "trained"
     # from_base / embedded-default knobs (a checkpoint carries its own; upper_window, if set, overrides it).
     num_injection_layers: int = Field(2, ge=1)
     chunk_size: int = Field(256, ge=8)

@@ -1,4 +1,5 @@
-"""Loading the served model: a SharedLLM checkpoint, a base checkpoint made into one, or the tiny default."""
+"""Loading the served model: a SharedLLM checkpoint, a base checkpoint made into one, or the embedded default
+(the trained chat model shipped in `sharedllm.chat_model`, or a tiny random SharedLLM)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import torch
 from transformers import AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
 from sharedllm import ContextCache, SharedLLMForCausalLM
+from sharedllm.chat_model import default_chat_model_path
 from sharedllm_chat.engine.tokenizer import CHATML_TEMPLATE, build_byte_tokenizer
 from sharedllm_chat.settings import Settings
 
@@ -100,6 +102,24 @@ def build_embedded_model(settings: Settings):
     return model, tokenizer
 
 
+# Knobs that shape the random embedded model: setting one asks for that model rather than the trained one.
+RANDOM_SHAPE_KNOBS = frozenset(
+    {"num_injection_layers", "chunk_size", "kv_per_node", "embedded_hidden_size", "embedded_layers"}
+    | {"embedded_seed"}
+)
+
+
+def trained_default_path(settings: Settings):
+    """The shipped trained chat model's directory when the settings name no model and ask for no random
+    shape, else None (also when the package was built without its data: then a warning)."""
+    if settings.embedded_model != "trained" or settings.model_fields_set & RANDOM_SHAPE_KNOBS:
+        return None
+    path = default_chat_model_path()
+    if path is None:
+        log.warning("the trained default model is not installed (sharedllm.chat_model); serving a random one")
+    return path
+
+
 def load_model(settings: Settings) -> LoadedModel:
     if settings.torch_threads:
         torch.set_num_threads(settings.torch_threads)
@@ -115,6 +135,9 @@ def load_model(settings: Settings) -> LoadedModel:
             **({"upper_window": settings.upper_window} if settings.upper_window else {}),
         )
         tokenizer = AutoTokenizer.from_pretrained(settings.tokenizer_path or settings.base_model)
+    elif (trained := trained_default_path(settings)) is not None:
+        model = SharedLLMForCausalLM.from_pretrained(trained, dtype=_DTYPES[settings.dtype])
+        tokenizer = AutoTokenizer.from_pretrained(trained)
     else:
         model, tokenizer = build_embedded_model(settings)
     return wrap_model(model, tokenizer, settings)
