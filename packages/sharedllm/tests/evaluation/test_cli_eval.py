@@ -60,6 +60,9 @@ def test_eval_ppl_writes_table_json_and_plot(checkpoints, code_root, tmp_path):
         "truncated",
         "sinks",
         "full",
+        "full-linear",
+        "full-dynamic",
+        "full-yarn",
         "sharedllm",
         "sharedllm-other",
         "sharedllm-none",
@@ -105,3 +108,19 @@ def test_eval_bad_input_is_named(checkpoints, tmp_path):
     assert res.exit_code == 2 and "--template must be one of" in text
     res, text = _invoke("eval", "passkey", shared_dir, "--selection-policy", "left")
     assert res.exit_code == 2 and "selection_policy must be one of ('right', 'query')" in text
+
+
+def test_eval_retrieval_writes_heat_maps_and_a_table(checkpoints, tmp_path):
+    base_dir, shared_dir = checkpoints
+    out = tmp_path / "retrieval"
+    res, text = _invoke(
+        "eval", "retrieval", shared_dir, "--base", base_dir, "--lengths", "256,384", "--depths", "0,1",
+        "--trials", 1, "--full-max-len", 256, "--out", out,
+    )  # fmt: skip
+    assert res.exit_code == 0, text
+    data = json.loads((out / "retrieval.json").read_text())
+    assert set(data["accuracy"]) == {"text", "python"}
+    assert set(data["accuracy"]["python"]) == {"sharedllm-query", "sharedllm-right", "truncated", "full-yarn"}
+    assert (out / "retrieval.png").stat().st_size > 0 and "SharedLLM, query-aware policy" in text
+    res, text = _invoke("eval", "retrieval", shared_dir, "--methods", "truncated")
+    assert res.exit_code == 2 and "need a base model" in text

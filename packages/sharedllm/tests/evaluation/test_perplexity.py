@@ -102,7 +102,7 @@ def test_rows_table_and_plot(tmp_path):
     }
     assert all(r.tokens == 3 * 16 and r.docs == 3 and math.isfinite(r.ppl) for r in rows)
     table = ppl_table(rows)
-    assert "| base, full attention | " in table and "—" in table
+    assert "| base, full attention (RoPE unscaled) | " in table and "—" in table
     assert plot_ppl(rows, tmp_path / "ppl.png").stat().st_size > 0
 
 

@@ -64,8 +64,14 @@ def test_tokenizer_base_and_lm_commands_chain(code_root, tmp_path):
         "preset=cross_attention",
         "--set",
         "selection_policy=query",
+        "--set",
+        "retrieval_mix=0.5",  # as many synthetic retrieval examples as language-modelling ones
+        "--set",
+        "retrieval_templates=python",
     )
     assert res.exit_code == 0, out
+    n_lm = int(out.split(" language-modelling + ")[0].split()[-1])
+    assert f"{n_lm} language-modelling + {n_lm} retrieval examples (50%)" in out
     assert "trainable parameters (cross_attention), query policy, split noise 0.2" in out
     from transformers import AutoConfig
 

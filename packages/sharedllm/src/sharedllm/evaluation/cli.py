@@ -1,4 +1,4 @@
-"""`sharedllm eval ppl` and `sharedllm eval passkey`."""
+"""`sharedllm eval ppl`, `sharedllm eval passkey` and `sharedllm eval retrieval`."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ import typer
 
 from sharedllm.cli_common import fail, read_documents
 
-app = typer.Typer(help="Evaluate: perplexity at length, passkey retrieval.", no_args_is_help=True)
+app = typer.Typer(
+    help="Evaluate: perplexity at length, passkey retrieval, retrieval heat maps.", no_args_is_help=True
+)
 
 POLICY = typer.Option(
     None, help="Override the SharedLLM's tree selection policy: right or query (default: its own)."
@@ -178,3 +180,77 @@ def passkey(
     path = plot_passkey(grid, length_list, depth_list, out / "passkey.png", f"passkey retrieval: {method}")
     mean = sum(map(sum, grid)) / (len(grid) * len(length_list))
     typer.echo(f"mean accuracy {mean:.1%}; heat map {path}")
+
+
+@app.command()
+def retrieval(
+    model: str = typer.Argument(..., help="A SharedLLM checkpoint."),
+    base: str | None = typer.Option(None, help="Its base causal LM (the truncated and full-yarn methods)."),
+    methods: str = typer.Option(
+        "sharedllm-query,sharedllm-right,truncated,full-yarn", help="Comma-separated retrieval methods."
+    ),
+    templates: str = typer.Option("text,python", help="text (passkey in prose) and/or python (a constant)."),
+    lengths: str = typer.Option("4K,8K,16K,32K", help="Prompt lengths."),
+    depths: str = typer.Option("0,0.25,0.5,0.75,1", help="Needle depths as fractions."),
+    trials: int = typer.Option(4, min=1),
+    window: int | None = typer.Option(None, help="Base window (default: its max_position_embeddings)."),
+    full_max_len: int = typer.Option(8192, help="Longest prompt full attention reads."),
+    seed: int = typer.Option(1234, help="Keys drawn per cell (training's retrieval examples use their own)."),
+    out: Path = typer.Option(Path("runs/sharedllm-eval-retrieval")),
+) -> None:
+    """Retrieval from far back: passkey accuracy (text and code) over lengths x depths for SharedLLM with
+    the right and the query-aware policy, the truncated base and full attention; heat maps side by side."""
+    from sharedllm.evaluation.retrieval import (
+        chance_accuracy,
+        plot_retrieval,
+        retrieval_table,
+        run_retrieval,
+    )
+
+    try:
+        depth_list = [float(d) for d in depths.split(",") if d.strip()]
+    except ValueError:
+        fail(f"--depths must be comma-separated fractions, got {depths!r}")
+    length_list = _ints(lengths, "lengths")
+    method_list = [m.strip() for m in methods.split(",") if m.strip()]
+    template_list = [t.strip() for t in templates.split(",") if t.strip()]
+    shared, base_model, tok = _load_models(model, base)
+    win = window or (base_model.config.max_position_embeddings if base_model else shared.config.upper_window)
+    try:
+        results = run_retrieval(
+            shared,
+            base_model,
+            tok,
+            method_list,
+            template_list,
+            length_list,
+            depth_list,
+            trials,
+            win,
+            shared.config.upper_window,
+            full_max_len,
+            seed,
+            progress=typer.echo,
+        )
+    except ValueError as exc:
+        fail(str(exc))
+    out.mkdir(parents=True, exist_ok=True)
+    table = retrieval_table(results, length_list)
+    chance = f"chance {chance_accuracy():.4%}"
+    table += f"\n\nAccuracy averaged over depths {depth_list}, {trials} keys per cell; {chance}."
+    (out / "retrieval.json").write_text(
+        json.dumps(
+            {
+                "lengths": length_list,
+                "depths": depth_list,
+                "trials": trials,
+                "window": win,
+                "accuracy": results,
+            },
+            indent=1,
+        )
+    )
+    (out / "retrieval.md").write_text(table + "\n")
+    plot_retrieval(results, length_list, depth_list, out / "retrieval.png", "retrieval from far back")
+    typer.echo(table)
+    typer.echo(f"heat maps in {out / 'retrieval.png'}")

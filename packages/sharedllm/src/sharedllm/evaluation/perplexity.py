@@ -4,9 +4,13 @@ The scored tokens are the same at every length (the end of each document's first
 only the context before them grows, so differences between lengths come from context alone. Methods:
 
 - `truncated`: the base model on its own window (the last `window` tokens).
-- `sinks`: StreamingLLM-style, the first `sink_tokens` tokens (attention sinks) + the most recent tokens,
-  `window` in all, read as one block.
-- `full`: the base model on the whole length (where it fits: up to `full_max_len`).
+- `sinks`: StreamingLLM-style, the document's own first `sink_tokens` tokens (attention sinks) + the most
+  recent tokens, `window` in all, read as one block.
+- `full`: the base model on the whole length (where it fits: up to `full_max_len`), RoPE unscaled: it
+  extrapolates past its training window (a strawman, kept for reference).
+- `full-linear`, `full-dynamic`, `full-yarn`: full attention with RoPE scaled the way users extend a window
+  without training (transformers' `rope_parameters`: linear interpolation and YaRN with factor
+  length / window; dynamic NTK, which rescales by the sequence's own length past the window).
 - `sharedllm`: SharedLLM in the serving layout (`sharedllm.layout`): start-anchored chunks, the rest (between
   upper_len - chunk_size + 1 and upper_len tokens) in the upper model.
 - `sharedllm-other`: the same upper text, but the context chunks of ANOTHER document (a control: the gain
@@ -28,13 +32,17 @@ from tqdm.auto import tqdm
 
 from sharedllm.layout import layout_prompt
 
-BASE_METHODS = ("truncated", "sinks", "full")
+ROPE_METHODS = {"full-linear": "linear", "full-dynamic": "dynamic", "full-yarn": "yarn"}
+BASE_METHODS = ("truncated", "sinks", "full", *ROPE_METHODS)
 SHAREDLLM_METHODS = ("sharedllm", "sharedllm-other", "sharedllm-none")
 METHODS = BASE_METHODS + SHAREDLLM_METHODS
 LABELS = {
     "truncated": "base, truncated to its window",
     "sinks": "base, sliding window + attention sinks",
-    "full": "base, full attention",
+    "full": "base, full attention (RoPE unscaled)",
+    "full-linear": "base, full attention, linear RoPE scaling",
+    "full-dynamic": "base, full attention, dynamic NTK RoPE",
+    "full-yarn": "base, full attention, YaRN RoPE",
     "sharedllm": "SharedLLM, own context",
     "sharedllm-other": "SharedLLM, another document's context",
     "sharedllm-none": "SharedLLM, no context",
@@ -73,6 +81,7 @@ class PplRow:
     tokens: int
     docs: int
     doc_nll: list[float] = field(default_factory=list)  # per document, in document order
+    doc_groups: list[str] = field(default_factory=list)  # each document's cluster (package), same order
 
 
 def _logits(model, keep: int, **kwargs) -> torch.Tensor:
@@ -102,17 +111,64 @@ def _sharedllm_score(model, text: torch.Tensor, context_from: torch.Tensor | Non
     return score_last(model, layout.running, setup.score_len, context_input_ids=chunks, context_mask=mask)
 
 
+def rope_scaled(base, rope_type: str, window: int, length: int):
+    """The base model with RoPE scaled to read `length` tokens (same weights, no training): linear / YaRN
+    with factor length / window, dynamic NTK (factor 1: the sequence's own length sets the scaling)."""
+    import copy
+
+    config = copy.deepcopy(base.config)
+    theta = config.rope_parameters.get("rope_theta", 10000.0)
+    factor = 1.0 if rope_type == "dynamic" else max(length / window, 1.0)
+    config.rope_parameters = {
+        "rope_type": rope_type,
+        "rope_theta": theta,
+        "factor": factor,
+        **({"original_max_position_embeddings": window} if rope_type in ("dynamic", "yarn") else {}),
+    }
+    config.max_position_embeddings = window if rope_type == "dynamic" else max(length, window)
+    model = type(base)(config).to(base.device, base.dtype)
+    model.load_state_dict(base.state_dict())
+    return model.eval()
+
+
+class _ScaledBases:
+    """One RoPE-scaled copy of the base per (rope type, length), made on first use."""
+
+    def __init__(self, base, window: int):
+        self.base, self.window, self.models = base, window, {}
+
+    def get(self, rope_type: str, length: int):
+        key = (rope_type, length if rope_type != "dynamic" else 0)
+        if key not in self.models:
+            self.models[key] = rope_scaled(self.base, rope_type, self.window, length)
+        return self.models[key]
+
+
 def score_method(
-    method: str, x: torch.Tensor, other: torch.Tensor | None, setup: PplSetup, base=None, sharedllm=None
+    method: str,
+    x: torch.Tensor,
+    other: torch.Tensor | None,
+    setup: PplSetup,
+    base=None,
+    sharedllm=None,
+    head: torch.Tensor | None = None,
+    scaled: _ScaledBases | None = None,
 ) -> tuple[float, int] | None:
-    """x: the document's last `length` tokens; other: another document's tokens of the same length."""
+    """x: the document's last `length` tokens; other: another document's tokens of the same length; head:
+    the document's own first tokens (the sinks; default: x's first tokens)."""
     if method == "truncated":
         return score_last(base, x[-setup.window :], setup.score_len)
     if method == "sinks":
         s = setup.sink_tokens
-        return score_last(base, torch.cat([x[:s], x[-(setup.window - s) :]]), setup.score_len)
+        sinks = (head if head is not None else x)[:s]
+        return score_last(base, torch.cat([sinks, x[-(setup.window - s) :]]), setup.score_len)
     if method == "full":
         return score_last(base, x, setup.score_len) if x.numel() <= setup.full_max_len else None
+    if method in ROPE_METHODS:
+        if x.numel() > setup.full_max_len:
+            return None
+        scaled = scaled or _ScaledBases(base, setup.window)
+        return score_last(scaled.get(ROPE_METHODS[method], x.numel()), x, setup.score_len)
     if method == "sharedllm":
         return _sharedllm_score(sharedllm, x, x, setup)
     if method == "sharedllm-other":
@@ -160,21 +216,35 @@ def evaluate_perplexity(
     for m in (base, sharedllm):
         if m is not None:
             m.eval()
+    scaled = _ScaledBases(base, setup.window) if base is not None else None
     per_doc: dict[tuple[str, int], list[tuple[float, int]]] = defaultdict(list)
+    doc_ids: dict[tuple[str, int], list[int]] = defaultdict(list)
     work = [(length, i) for length in sorted(setup.lengths) for i in range(len(docs))]
     for length, i in tqdm(work, desc="perplexity", leave=False):
         x, y = docs[i][-length:], docs[other[i]][-length:]
         for method in methods:
-            scored = score_method(method, x, y, setup, base=base, sharedllm=sharedllm)
+            scored = score_method(
+                method, x, y, setup, base=base, sharedllm=sharedllm, head=docs[i], scaled=scaled
+            )
             if scored is not None:
                 per_doc[(method, length)].append(scored)
+                doc_ids[(method, length)].append(i)
     rows = []
     for (method, length), scores in sorted(
         per_doc.items(), key=lambda kv: (methods.index(kv[0][0]), kv[0][1])
     ):
         nll, n = sum(s for s, _ in scores), sum(c for _, c in scores)
         rows.append(
-            PplRow(method, length, math.exp(nll / n), nll / n, n, len(scores), [s / c for s, c in scores])
+            PplRow(
+                method,
+                length,
+                math.exp(nll / n),
+                nll / n,
+                n,
+                len(scores),
+                [s / c for s, c in scores],
+                [groups[i] for i in doc_ids[(method, length)]],
+            )
         )
     return rows
 
@@ -194,17 +264,39 @@ def window_use(
     return out
 
 
+def clustered_se(diffs: Sequence[float], groups: Sequence[str] | None) -> float:
+    """Standard error of the mean of `diffs` with documents of one group (package) correlated: the
+    cluster-robust (CR1) estimate, sum over clusters of the squared within-cluster residual sums, scaled by
+    G / (G - 1). Without groups, or with one document per group, it is the ordinary standard error up to the
+    n / (n - 1) factor."""
+    n = len(diffs)
+    mean = sum(diffs) / n
+    if not groups:
+        return math.sqrt(sum((d - mean) ** 2 for d in diffs) / (n - 1) / n)
+    sums: dict[str, float] = defaultdict(float)
+    for d, g in zip(diffs, groups, strict=True):
+        sums[g] += d - mean
+    k = len(sums)
+    if k < 2:
+        return float("inf")
+    return math.sqrt(k / (k - 1) * sum(v * v for v in sums.values())) / n
+
+
 def paired_gain(rows: Sequence[PplRow], method: str, against: str, length: int) -> dict | None:
-    """How much `method` beats `against` on the same documents: perplexity ratio, documents won, and a
-    rough 95% interval of the ratio (mean per-document NLL difference +- 2 standard errors)."""
+    """How much `method` beats `against` on the same documents: perplexity ratio, documents won, and a 95%
+    interval of the ratio: mean per-document NLL difference +- 2 standard errors, clustered by the
+    documents' groups (packages) when the rows carry them, since documents of one package are not
+    independent."""
     by = {(r.method, r.length): r for r in rows}
     a, b = by.get((method, length)), by.get((against, length))
     if a is None or b is None or len(a.doc_nll) != len(b.doc_nll) or len(a.doc_nll) < 2:
         return None
     diffs = [x - y for x, y in zip(a.doc_nll, b.doc_nll, strict=True)]
     mean = sum(diffs) / len(diffs)
-    se = math.sqrt(sum((d - mean) ** 2 for d in diffs) / (len(diffs) - 1) / len(diffs))
+    groups = a.doc_groups if len(a.doc_groups) == len(diffs) else None
+    se = clustered_se(diffs, groups)
     return {
+        "clusters": len(set(groups)) if groups else len(diffs),
         "method": method,
         "against": against,
         "length": length,

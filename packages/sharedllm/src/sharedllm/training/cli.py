@@ -136,6 +136,21 @@ def _run_sharedllm(model_path: str, tok, dataset, s: TrainSettings, out: Path, d
     typer.echo(f"final loss {result.final_loss:.3f}; model in {result.final_dir}; curve {result.loss_curve}")
 
 
+def mix_retrieval(dataset, tok, s: TrainSettings):
+    """The language-modelling examples plus synthetic retrieval examples, `retrieval_mix` of the total."""
+    from sharedllm.data.datasets import ChunkedDataset
+    from sharedllm.data.retrieval import retrieval_examples
+
+    if not 0.0 <= s.retrieval_mix < 1.0:
+        raise ValueError(f"retrieval_mix must be in [0, 1), got {s.retrieval_mix}")
+    n = round(len(dataset) * s.retrieval_mix / (1.0 - s.retrieval_mix))
+    extra = retrieval_examples(
+        tok, n, s.chunks, s.chunk_size, s.upper_len, s.retrieval_templates, seed=s.seed + 7919
+    )
+    typer.echo(f"{len(dataset)} language-modelling + {n} retrieval examples ({s.retrieval_mix:.0%})")
+    return ChunkedDataset(list(dataset.examples) + extra)
+
+
 @app.command()
 def lm(model: str = MODEL, out: Path = OUT, config: Path | None = CONFIG, overrides: list[str] = SET) -> None:
     """Continual pretraining on long documents: `chunks` context chunks + a running text per example, laid
@@ -150,6 +165,8 @@ def lm(model: str = MODEL, out: Path = OUT, config: Path | None = CONFIG, overri
     docs = tokenize_documents(tok, _documents(s))
     try:
         dataset = lm_examples(docs, s.chunks, s.chunk_size, s.upper_len, seed=s.seed)
+        if s.retrieval_mix:
+            dataset = mix_retrieval(dataset, tok, s)
     except ValueError as exc:
         fail(str(exc))
     _run_sharedllm(model, tok, dataset, s, out, "SharedLLM continual pretraining")
@@ -172,7 +189,7 @@ def chat(
         if s.data == "chatterbot":
             from sharelm.sources.chatterbot import load_corpus
 
-            convs = load_corpus()
+            convs = list(load_corpus())
         else:
             from sharelm.export import load_conversations
 

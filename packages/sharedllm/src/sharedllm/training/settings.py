@@ -5,7 +5,7 @@ sharedllm train lm runs/base/final --out runs/sllm --config lm.toml --set steps=
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from sharedllm.settings import apply_overrides, load_settings_file
@@ -50,6 +50,11 @@ class TrainSettings:
     chunk_positions: bool = True
     preset: str = "paper"  # trainable parameters: paper, cross_attention or all
     chunks: int = 4  # `train lm`: context chunks per example
+    # `train lm`: this fraction of the examples are synthetic retrieval examples (a key hidden far back in
+    # text, or a constant defined far back in code; loss on the answer, the query at the question's end),
+    # with 1..chunks context chunks (`sharedllm.data.retrieval`). 0: language modelling only.
+    retrieval_mix: float = 0.0
+    retrieval_templates: list[str] = field(default_factory=lambda: ["text", "python"])
     max_chunks: int | None = 16  # `train chat`: most recent chunks kept per chat
 
     def loop_config(self, out: Path) -> TrainConfig:
