@@ -69,3 +69,21 @@ def test_names_get_the_typed_placeholder_and_count():
     out, counts = redact_text("cc: Marta Kowalska\nHi Jonas,\nthe report is late.")
     assert out == "cc: [REDACTED_NAME]\nHi [REDACTED_NAME],\nthe report is late."
     assert counts == {"name": 2}
+
+
+def test_ascii_candidate_starts_match_the_regex():
+    """The C-search path for ASCII texts finds exactly the capitals `_UPPER_START` finds, in order."""
+    import random
+
+    from sharelm.redaction.names import _UPPER_START, _ascii_upper_starts
+
+    rng = random.Random(3)
+    alphabet = " \t\n,:.!?;_-'ABDMPSrsfo"
+    texts = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 50))) for _ in range(30_000)]
+    texts += ["Hi Ann", "Dr. Li", "xDr. Li", "_Mr. Ng", "end. Mrs. Ann", "a.\nBc", "a;\tBc", ", Ab", ":Ab"]
+    found = 0
+    for t in texts:
+        expected = [m.start() for m in _UPPER_START.finditer(t)]
+        assert _ascii_upper_starts(t) == expected, t
+        found += len(expected)
+    assert found > 1000

@@ -170,3 +170,39 @@ def test_prefilters_never_change_the_result():
     for conv in generate(100, seed=6, pii_rate=0.5):  # the conversation-level prefilter too
         msgs = [m.content for m in conv.conversation]
         assert full.redact_many(msgs) == [bare.redact(m) for m in msgs]
+
+
+def _shape_texts(seed: int, n: int) -> list[str]:
+    """Short random texts over the characters the gates look at (digits, capitals, separators), plus some
+    non-ASCII: dense enough that every gate matches many of them."""
+    import random
+
+    rng = random.Random(seed)
+    alphabet = "0123456789AKSXZabk ./-:=,\"'\n\u00e9\u0141\u00b2"
+    return ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40))) for _ in range(n)]
+
+
+def test_shape_hints_are_implied_by_their_gates():
+    """A shape hint may only skip a gate's regex where that regex cannot match."""
+    from sharelm.redact import SHAPE_HINTS, _Shape, default_rules
+
+    gates = {r.gate.pattern: r.gate for r in default_rules() if r.gate is not None}
+    assert set(SHAPE_HINTS) <= set(gates)  # a hint for a gate no rule has would be dead code
+    texts = _shape_texts(7, 20_000) + ["SK" + "a1" * 16, "12 34 56", "AB12", "ABCDEF12G", ".1.", ", NY 10001"]
+    texts += ["api key: x", 'TOKEN="a"', "secret\n= 1", "my key is", "token - x"]
+    for pattern in SHAPE_HINTS:
+        matched = [t for t in texts if gates[pattern].search(t)]
+        assert matched, pattern  # the check below must have cases to fail on
+        for t in matched:
+            assert _Shape(t).may_match(pattern), (pattern, t)
+
+
+def test_requires_plan_finds_every_literal():
+    from sharelm.redact import _requires_hit, default_rules, requires_plan
+
+    for rule in default_rules():
+        plan = requires_plan(rule.requires)
+        for q in rule.requires:
+            assert _requires_hit(plan, f"xx {q} yy"), (rule.type, q)
+        if rule.requires:
+            assert not _requires_hit(plan, "")

@@ -112,10 +112,115 @@ def __getattr__(name: str) -> object:
     raise AttributeError(name)
 
 
-def _gate(memo: dict[str, bool], gate: re.Pattern[str], text: str) -> bool:
+# How rare a character is in chat text (higher: rarer), for choosing which character of a literal hint to
+# look for first: a one-character `in` test is a memchr, far cheaper than a substring search.
+_COMMON_LOWER = "etaoinsrhldcumfpgwybvkxjqz"  # English letter frequency, most common first
+
+
+def _rarity(c: str) -> int:
+    if c == " ":
+        return 0
+    if c in ".,":
+        return 5
+    i = _COMMON_LOWER.find(c)
+    if i >= 0:
+        return i + 1
+    i = _COMMON_LOWER.find(c.lower())
+    if i >= 0:
+        return i + 15  # capitals: sentence starts make the common ones frequent
+    if c.isdigit():
+        return 14
+    if c in "'-":
+        return 12
+    return 45  # other punctuation, symbols, non-ASCII letters
+
+
+def requires_plan(requires: tuple[str, ...]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """The literal hints grouped by their rarest character: a group's substrings are searched for only
+    when that character occurs (a literal can only occur where each of its characters does)."""
+    groups: dict[str, list[str]] = {}
+    for q in requires:
+        c = max(q, key=_rarity)
+        groups.setdefault(c, []).append(q)
+    return tuple((c, tuple(q for q in qs if q != c)) for c, qs in groups.items())
+
+
+def _requires_hit(plan: tuple[tuple[str, tuple[str, ...]], ...], hay: str) -> bool:
+    for c, literals in plan:
+        if c in hay:
+            if len(literals) == 0:
+                return True  # the character is itself one of the literals
+            for q in literals:
+                if q in hay:
+                    return True
+    return False
+
+
+def _shape_class(b: int) -> int:
+    c = chr(b)
+    if b >= 128 or not c.isalnum():
+        return b
+    return ord("0") if c.isdigit() else ord("A") if c.isupper() else ord("a")
+
+
+# The text's shape: ASCII digits -> "0", capitals -> "A", small letters -> "a", every other byte as it is
+# (UTF-8, so no non-ASCII character can look like an ASCII one). One bytes.translate, in C.
+_SHAPE = bytes(_shape_class(b) for b in range(256))
+
+# Gates whose match needs one of these substrings of the text's shape (and at least this many digits):
+# `in` tests, each a C search, decide most texts without the gate's regex scan (which then runs only when
+# one of them is there, so results cannot change). tests/test_redact.py checks each is implied by its gate.
+SHAPE_HINTS: dict[str, tuple[int, tuple[bytes, ...]]] = {
+    r"\d(?:[ ./-]?\d){5}": (6, (b"00", b"0 0", b"0.0", b"0/0", b"0-0")),
+    r"\d{2} ?\d{2} ?\d{2}": (6, (b"000000", b"00 0000", b"0000 00", b"00 00 00")),
+    r"[A-Z]{2}\d{2}": (2, (b"AA00",)),
+    r"[A-Z]{6}\d{2}[A-Z]": (2, (b"AAAAAA00A",)),
+    r"\d[ABD-HJLNP-UW-Z]{2}": (1, (b"0AA",)),
+    r"\.\d{1,3}\.": (1, (b".0.", b".00.", b".000.")),
+    r", [A-Z]{2} \d{5}": (5, (b", AA 00000",)),
+    r"(?:key|secret|token)[\"']?\s*[:=]": (0, (b":", b"=")),
+}
+
+
+class _Shape:
+    """A text's digit count and shape, computed on first use."""
+
+    __slots__ = ("digits", "shape", "text")
+
+    def __init__(self, text: str):
+        self.text = text
+        self.shape: bytes | None = None
+        self.digits = -1
+
+    def n_digits(self) -> int:
+        if self.digits < 0:
+            self._compute()
+        return self.digits
+
+    def _compute(self) -> None:
+        raw = self.text.encode("utf-8", "surrogatepass")
+        self.digits = len(raw) - len(raw.translate(None, _ASCII_DIGITS))
+        self.shape = raw.translate(_SHAPE)
+
+    def may_match(self, pattern: str) -> bool:
+        hint = SHAPE_HINTS.get(pattern)
+        if hint is None:
+            return True
+        if self.digits < 0:
+            self._compute()
+        if self.digits < hint[0]:
+            return False
+        shape: bytes = self.shape  # type: ignore[assignment]
+        return any(q in shape for q in hint[1])
+
+
+def _gate(memo: dict[str, bool], gate: re.Pattern[str], text: str, shape: _Shape | None = None) -> bool:
     hit = memo.get(gate.pattern)
     if hit is None:
-        hit = memo[gate.pattern] = gate.search(text) is not None
+        if shape is not None and not shape.may_match(gate.pattern):
+            hit = memo[gate.pattern] = False
+        else:
+            hit = memo[gate.pattern] = gate.search(text) is not None
     return hit
 
 
@@ -124,25 +229,23 @@ class Redactor:
 
     def __init__(self, rules: list[Rule] | tuple[Rule, ...] | None = None):
         self.rules = tuple(rules) if rules is not None else default_rules()
+        self._plans = {id(r): requires_plan(r.requires) for r in self.rules if r.requires}
 
     def active_rules(self, text: str) -> tuple[Rule, ...]:
         """The rules whose prefilters pass on `text`. Prefilters only look for substrings and digit
         counts, so a rule inactive on texts joined together is inactive on each of them."""
         lowered = text.lower()
-        n_digits = count_digits(text)
+        shape = _Shape(text)
+        n_digits = shape.n_digits()
         gates: dict[str, bool] = {}  # rules sharing a gate pattern scan for it once
+        plans = self._plans
         active = []
         for r in self.rules:  # plain loops: this runs for every conversation
             if n_digits < r.min_digits:
                 continue
-            if r.requires:
-                hay = lowered if r.ignore_case else text
-                for q in r.requires:
-                    if q in hay:
-                        break
-                else:
-                    continue
-            if r.gate is not None and not _gate(gates, r.gate, text):
+            if r.requires and not _requires_hit(plans[id(r)], lowered if r.ignore_case else text):
+                continue
+            if r.gate is not None and not _gate(gates, r.gate, text, shape):
                 continue
             active.append(r)
         return tuple(active)
@@ -158,30 +261,27 @@ class Redactor:
     def redact(self, text: str) -> tuple[str, dict[str, int]]:
         counts: dict[str, int] = {}
         lowered: str | None = None
-        n_digits = -1
+        shape = _Shape(text)
         gates: dict[str, bool] = {}
         for rule in self.rules:
-            if rule.min_digits:
-                if n_digits < 0:
-                    n_digits = count_digits(text)
-                if n_digits < rule.min_digits:
-                    continue
+            if rule.min_digits and shape.n_digits() < rule.min_digits:
+                continue
             if rule.requires:
                 if rule.ignore_case:
                     lowered = text.lower() if lowered is None else lowered
                     hay = lowered
                 else:
                     hay = text
-                if not any(r in hay for r in rule.requires):
+                if not _requires_hit(self._plans[id(rule)], hay):
                     continue
-            if rule.gate is not None and not _gate(gates, rule.gate, text):
+            if rule.gate is not None and not _gate(gates, rule.gate, text, shape):
                 continue
             if rule.detector is not None:
                 new = self._replace_spans(rule, text, counts)
             else:
                 new = rule.regex.sub(self._replacer(rule, counts), text)
             if new != text:
-                text, lowered, n_digits = new, None, -1
+                text, lowered, shape = new, None, _Shape(new)
                 gates.clear()
         return text, counts
 

@@ -76,6 +76,45 @@ _UPPER_START = re.compile(
     r"[A-Z\u00c0-\u00d6\u00d8-\u00de\u0100-\u017f\u0391-\u03a9\u0400-\u042f\u0531-\u0556]"
     rf"(?:(?<=[ \t\n,:].)(?<![.!?;] .)(?<![.!?;]\n.)|{_TITLE_DOTS})(?=[^\W\d_])"
 )
+# The same candidates in an ASCII text, found with `bytes.find(b" A")` (a C search) on the text's bytes
+# mapped to gap -> " ", capital -> "A", small letter -> "a", anything else -> "."; the lookbehinds above are
+# then checked in Python on the hits. Same starts, in the same order (tests/test_names.py compares them).
+
+
+def _gap_class(b: int) -> int:
+    c = chr(b)
+    if c in " \t\n,:":
+        return ord(" ")
+    if "A" <= c <= "Z":
+        return ord("A")
+    return ord("a") if "a" <= c <= "z" else ord(".")
+
+
+_GAP_SHAPE = bytes(_gap_class(b) for b in range(256))
+_TITLE_ENDINGS = tuple(f"{t}. " for t in _TITLES_DOTTED)
+
+
+def _ascii_upper_starts(text: str) -> list[int]:
+    """`m.start()` of every `_UPPER_START` match in an ASCII text, in order."""
+    shape = text.encode("ascii").translate(_GAP_SHAPE)
+    out = []
+    i = shape.find(b" A")
+    while i >= 0:
+        s = i + 1
+        if shape[s + 1 : s + 2] in (b"a", b"A"):
+            if s >= 2 and text[s - 2] in ".!?;" and text[i] in " \n":
+                # a sentence start; only a title's dot ("Dr. Li") lets one through
+                if text[i] == " " and text[s - 2] == "." and text.endswith(_TITLE_ENDINGS, 0, s):
+                    t = next(t for t in _TITLE_ENDINGS if text.endswith(t, 0, s))
+                    b = s - len(t)
+                    if b == 0 or not (text[b - 1].isalnum() or text[b - 1] == "_"):
+                        out.append(s)
+            else:
+                out.append(s)
+        i = shape.find(b" A", s)
+    return out
+
+
 # Lower-case names are taken only after an explicit introduction ("my name is henrik").
 _LOWER_HINTS = ("my name", "call me", "go by")
 _LOWER_INTRO = re.compile(
@@ -179,6 +218,9 @@ def _tokens(text: str, pos: int, limit: int = 4) -> list[tuple[int, int]]:
 
 
 def _word_start(text: str, end: int) -> int:
+    j = text.rfind(" ", 0, end) + 1
+    if text[j:end].isalpha():  # the common case, decided in C: a plain word after a space
+        return j
     i = end
     while i > 0 and (text[i - 1].isalpha() or text[i - 1] in _APOS or text[i - 1] == "-"):
         i -= 1
@@ -235,12 +277,15 @@ class NameFinder:
         """Trigger matches that end right before a capitalised word (or, after an explicit introduction,
         any word), found from the candidate words back rather than by scanning the text for every phrase."""
         out = []
-        for m in _UPPER_START.finditer(text):
-            t = _trigger_before(text, m.start())
+        starts = (
+            _ascii_upper_starts(text) if text.isascii() else [m.start() for m in _UPPER_START.finditer(text)]
+        )
+        for start in starts:
+            t = _trigger_before(text, start)
             if t is not None:
                 out.append(t)
         lowered = text.lower()
-        if any(h in lowered for h in _LOWER_HINTS):
+        if "my name" in lowered or "call me" in lowered or "go by" in lowered:  # _LOWER_HINTS
             out += [m for m in _LOWER_INTRO.finditer(text) if text[m.end()].islower()]
             out.sort(key=lambda m: m.start())
         return out
