@@ -21,6 +21,7 @@ from sharelm_collector.core.keys import ServiceKeys
 from sharelm_collector.core.migrate import upgrade
 from sharelm_collector.core.security import plugin_pseudonym
 from sharelm_collector.devtools.postgres import free_port
+from sharelm_collector.devtools.samples import plugin_upload
 from sharelm_collector.devtools.server import CollectorServer
 from sharelm_collector.main import create_app
 from sharelm_collector.models import Contributor, StoredConversation, utcnow
@@ -122,6 +123,24 @@ def _banner(url: str, tmp_path) -> str:
     assert done.returncode == 0, done.stderr
     assert "listening on" in done.stdout and "***" in done.stdout, done.stdout
     return done.stdout
+
+
+def test_a_database_behind_the_code_is_503_not_500(tmp_path):
+    """Served with --no-migrate on a database one revision behind: not ready, and uploads are 503s."""
+    url = f"sqlite:///{tmp_path / 'behind.db'}"
+    db = Database(Settings(database_url=url))
+    upgrade(db.engine, "0001")
+    db.dispose()
+    server = CollectorServer(url, tmp_path, workers=1)
+    server.start(migrate=False, wait="up")
+    try:
+        r = httpx.post(server.url + "/api/endpoint", json=plugin_upload())
+        assert r.status_code == 503 and "not migrated" in r.json()["detail"], r.text
+        r = httpx.get(server.url + "/readyz")
+        assert r.status_code == 503 and r.json() == {"status": "not migrated", "database": "sqlite",
+                                                     "revision": "0001"}
+    finally:
+        server.stop()
 
 
 def test_migration_0002_rewrites_what_older_versions_stored(tmp_path):

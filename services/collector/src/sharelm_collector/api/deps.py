@@ -17,6 +17,7 @@ from sharelm_collector.core import metrics
 from sharelm_collector.core.config import Settings
 from sharelm_collector.core.security import hash_token, tokens_equal
 
+logger = logging.getLogger("sharelm_collector.db")
 _bearer = HTTPBearer(auto_error=False, description="A contributor token from POST /v1/contributors")
 
 
@@ -27,19 +28,18 @@ async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-logger = logging.getLogger("sharelm_collector.db")
-
-
 def _close_quietly(session: Session) -> None:
     try:
         session.close()
-    except Exception as exc:  # the rollback of a failed request failed too (the database went away)
-        # The request has its answer already (its own error, a 503); the connection is discarded.
-        logger.warning("rollback after a failed request failed: %s", type(exc).__name__)
+    except Exception as exc:  # the closing rollback failed: the database went away meanwhile
+        # The request has its answer (often sent already: raising now would make uvicorn drop the
+        # keep-alive connection under the client's next request); the connection is discarded.
+        logger.warning("rollback at the end of a request failed (%s): connection discarded",
+                       type(exc).__name__)
 
 
 async def _close(session: Session) -> None:
-    if session.in_transaction():  # the endpoint failed mid-transaction: the rollback is database I/O
+    if session.in_transaction():  # a read, or a write that failed: the closing rollback is database I/O
         await run_in_threadpool(_close_quietly, session)
     else:
         _close_quietly(session)

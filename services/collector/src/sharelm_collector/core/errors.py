@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sharelm_collector.core.health import DISK_FULL
+from sharelm_collector.core.keys import NotMigrated
 from sharelm_collector.ingest import InvalidContribution, NotAnExtension, OverCap
 
 logger = logging.getLogger("sharelm_collector")
@@ -96,6 +97,12 @@ async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
                         status_code=status.HTTP_503_SERVICE_UNAVAILABLE, headers={"Retry-After": "5"})
 
 
+async def _not_migrated(request: Request, exc: NotMigrated) -> JSONResponse:
+    logger.error("%s %s: %s", request.method, request.url.path, exc)
+    return JSONResponse({"detail": "database not migrated to this version; retry later"},
+                        status_code=status.HTTP_503_SERVICE_UNAVAILABLE, headers={"Retry-After": "5"})
+
+
 async def _not_storable(_: Request, exc: DataError) -> JSONResponse:
     # A value the database rejects (checked for before writing; this is the net under those checks).
     return _field_error(("body",), "a value cannot be stored as given", status.HTTP_422_UNPROCESSABLE_CONTENT)
@@ -140,6 +147,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(InvalidContribution, _invalid_contribution)
     app.add_exception_handler(OverCap, _over_cap)
     app.add_exception_handler(NotAnExtension, _not_an_extension)
+    app.add_exception_handler(NotMigrated, _not_migrated)
     app.add_exception_handler(IntegrityError, _conflict)
     app.add_exception_handler(DataError, _not_storable)
     for exc in (OperationalError, InterfaceError, PoolTimeoutError):

@@ -5,8 +5,13 @@ from __future__ import annotations
 import threading
 
 from sqlalchemy import Engine, select
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from sharelm_collector.models import ServiceKey
+
+
+class NotMigrated(Exception):  # noqa: N818
+    """The database lacks the schema this code needs (served with --no-migrate before a migration): 503."""
 
 
 class ServiceKeys:
@@ -23,10 +28,15 @@ class ServiceKeys:
             return key
         with self._lock:
             if self._key is None:
-                with self._engine.connect() as conn:
-                    query = select(ServiceKey.value).where(ServiceKey.name == "service")
-                    value = conn.execute(query).scalar()
+                query = select(ServiceKey.value).where(ServiceKey.name == "service")
+                try:
+                    with self._engine.connect() as conn:
+                        value = conn.execute(query).scalar()
+                except (OperationalError, ProgrammingError) as exc:
+                    if "service_keys" not in str(exc):
+                        raise  # the database itself is in trouble: a 503 of its own kind
+                    value = None
                 if value is None:
-                    raise RuntimeError("the database has no service key: run `sharelm-collector migrate`")
+                    raise NotMigrated("the database has no service key: run `sharelm-collector migrate`")
                 self._key = bytes.fromhex(value)
             return self._key
