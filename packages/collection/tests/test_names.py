@@ -51,10 +51,30 @@ def test_names_in_context(text, expected):
         "Dear Sir or Madam, I am writing to complain.",
         "I'm Feeling Lucky is a Google button.",
         "Call the API with [REDACTED_EMAIL] as the sender",
+        "Cheers Mate, that worked.",  # a sign-off word the sentence goes on from: thanks, not a signature
+        "Dear Diary, today was long.",  # "Dear" + an unknown word, and the line goes on after the comma
+        "Is Dr Pepper a cola or not?",  # an honorific before a word known only as a given name
     ],
 )
 def test_look_alikes_are_not_names(text):
     assert names_in(text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Cheers, Miia", ["Miia"]),  # a signature: set off by the comma
+        ("Thanks,\nAkiko", ["Akiko"]),
+        ("Cheers Akiko", ["Akiko"]),  # ending the line
+        ("Cheers Akiko!\nSee you", ["Akiko"]),
+        ("Dear Nahla,\nthank you for the refund.", ["Nahla"]),  # a letter's salutation line
+        ("Hey Rajna, the build is broken again.", ["Rajna"]),  # chat greetings keep unknown names
+        ("Ask Dr. Pepper Sanna about it.", ["Pepper Sanna"]),  # a given name with a surname after a title
+        ("Ask Dr. Smith about it.", ["Smith"]),  # a surname alone after a title
+    ],
+)
+def test_signatures_salutations_and_titles_keep_names(text, expected):
+    assert names_in(text) == expected
 
 
 def test_lexicon_is_the_shipped_faker_data():

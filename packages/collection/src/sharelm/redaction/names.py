@@ -299,9 +299,15 @@ class NameFinder:
         if not toks:
             return None
         words = [text[a:b] for a, b in toks]
-        n = self._accepted(words, kind or "", text, toks)
+        n = self._accepted(words, kind or "", text, toks, trigger)
         if n == 0:
             return None
+        if kind == "signoff":
+            # A sign-off's name is a signature: set off from it ("Cheers,\nAkiko", "Cheers, Miia") or ending
+            # its line. "Cheers Mate, that worked" goes on after the word: thanks, not a signature.
+            gap = text[m.end(kind) : m.end()]
+            if "," not in gap and "\n" not in gap and not self._ends_line(text, toks[n - 1][1]):
+                return None
         return toks[0][0], toks[n - 1][1]
 
     @staticmethod
@@ -313,7 +319,9 @@ class NameFinder:
         words = trigger.split()
         return start_ok or not all(w[0].isupper() for w in words[1:] or words)
 
-    def _accepted(self, words: list[str], kind: str, text: str, toks: list[tuple[int, int]]) -> int:
+    def _accepted(
+        self, words: list[str], kind: str, text: str, toks: list[tuple[int, int]], trigger: str = ""
+    ) -> int:
         """How many of the tokens after a trigger form the name (0: none)."""
         lex = self.lex
         first = words[0]
@@ -332,6 +340,10 @@ class NameFinder:
                 _in_lexicon(lex, first)
                 or (len(words) > 1 and _capitalised(words[1]) and words[1].lower() not in lex.common)
             )
+            # An honorific goes with a surname: alone after one, a word known only as a given name is a
+            # brand or a character ("Dr Pepper", "Miss Kitty"), not how anyone is addressed.
+            if ok and first in lex.first and first not in lex.last and not self._more_name(words, text, toks):
+                ok = False
         elif not _capitalised(first):
             ok = False
         elif _in_lexicon(lex, first):
@@ -343,6 +355,11 @@ class NameFinder:
             ok = first.lower() not in lex.common and (
                 (len(words) > 1 and words[1] in lex.last) or self._clause_ends(text, toks[0][1])
             )
+            # "Dear" opens a letter, whose salutation has its own line ("Dear Ms Ito,\n"): an unknown word
+            # after it that the sentence goes on from ("Dear Diary, today was long") addresses a thing.
+            # (Chat greetings are different: "Hey Rajna, the build is broken" is a name.)
+            if ok and trigger.lower() == "dear" and not (len(words) > 1 and words[1] in lex.last):
+                ok = not self._comma_then_more(text, toks[0][1])
         if not ok:
             return 0
         n = 1
@@ -360,6 +377,26 @@ class NameFinder:
         while n > 1 and words[n - 1].lower() in _PARTICLES:
             n -= 1
         return n
+
+    def _more_name(self, words: list[str], text: str, toks: list[tuple[int, int]]) -> bool:
+        """A capitalised second word that can go on a name (a surname, or a word no list calls common)."""
+        if len(words) < 2 or not _capitalised(words[1]) or _is_code_after(text, toks[1][1]):
+            return False
+        return words[1] in self.lex.last or words[1].lower() not in self.lex.common
+
+    @staticmethod
+    def _ends_line(text: str, end: int) -> bool:
+        nl = text.find("\n", end)
+        rest = text[end : nl if nl >= 0 else len(text)]
+        return not rest.strip(" \t\r.,!?")
+
+    @staticmethod
+    def _comma_then_more(text: str, end: int) -> bool:
+        """`X, more words` on the same line (rather than `X,` ending it)."""
+        if text[end : end + 1] != ",":
+            return False
+        nl = text.find("\n", end)
+        return bool(text[end + 1 : nl if nl >= 0 else len(text)].strip(" \t\r"))
 
     @staticmethod
     def _clause_ends(text: str, end: int) -> bool:
