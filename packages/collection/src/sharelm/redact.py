@@ -135,6 +135,7 @@ def _rarity(c: str) -> int:
     return 45  # other punctuation, symbols, non-ASCII letters
 
 
+@lru_cache(maxsize=256)
 def requires_plan(requires: tuple[str, ...]) -> tuple[tuple[str, tuple[str, ...]], ...]:
     """The literal hints grouped by their rarest character: a group's substrings are searched for only
     when that character occurs (a literal can only occur where each of its characters does)."""
