@@ -118,7 +118,7 @@ def plot_retrieval(
     fig, axes = plt.subplots(
         len(templates),
         len(methods),
-        figsize=(0.9 + 2.6 * len(methods), 0.8 + 2.2 * len(templates)),
+        figsize=(0.9 + 2.6 * len(methods), 1.0 + 2.8 * len(templates)),
         squeeze=False,
     )
     im = None
@@ -139,6 +139,7 @@ def plot_retrieval(
                 ax.set_ylabel("needle depth", fontsize=8)
             if r == len(templates) - 1:
                 ax.set_xlabel("prompt length", fontsize=8)
+    fig.subplots_adjust(hspace=0.55, wspace=0.3)
     if im is not None:
         fig.colorbar(im, ax=axes, shrink=0.8, label="accuracy")
     if title:
