@@ -112,3 +112,26 @@ def test_no_crash_and_no_growth_of_clean_text_on_random_input():
         out, counts = redact_text(text)
         assert isinstance(out, str) and all(v > 0 for v in counts.values())
         assert counts or out == text
+
+
+@pytest.mark.parametrize("filler", [" ", "\n", "a", "A", "1", "-", ".", "@", ":", "_"])
+def test_scan_time_grows_linearly_with_a_long_run(filler):
+    """No rule backtracks quadratically (an upload may be 200,000 characters of one thing after a trigger
+    word): four times the run costs about four times the time, not sixteen (a ratio, not a time limit)."""
+    import time
+
+    examples = " ".join(rule.example for rule in RULES)
+
+    def cost(n: int) -> float:
+        run = filler * n
+        text = f"{examples} DM me @marta on Instagram{run} x handle{run} x username{run} x {run}"
+        best = float("inf")
+        for _ in range(3):
+            start = time.process_time()
+            redact_text(text)
+            best = min(best, time.process_time() - start)
+        return best
+
+    cost(1000)  # warm: compiled patterns, lexicon
+    small, large = cost(20_000), cost(80_000)
+    assert large / max(small, 1e-3) < 9, f"{filler!r}: {small:.4f}s at 20k, {large:.4f}s at 80k"
