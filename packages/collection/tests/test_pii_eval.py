@@ -88,13 +88,3 @@ def test_sharelm_meets_the_second_tier_goals_on_a_fresh_seed():
     for kind, t in ours["per_type"].items():
         assert t["recall"] >= 0.9 and t["precision"] >= 0.9, (kind, t)
     assert ours["lookalikes_kept"] >= 0.98 and ours["errors"] == 0
-
-
-def test_presidio_wrapper_replaces_what_the_analyzer_finds():
-    import pytest
-
-    pytest.importorskip("presidio_analyzer")
-    from sharelm_bench.systems import presidio
-
-    out = presidio()("write to bob@example.com today")
-    assert "bob@example.com" not in out and "<EMAIL_ADDRESS>" in out

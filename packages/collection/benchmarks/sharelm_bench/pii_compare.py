@@ -96,7 +96,8 @@ def compare_all(
             "cpu_seconds": round(cpu, 3),
             "chars_per_cpu_s": round(chars / cpu) if cpu else None,
         }
-    from sharelm_bench.systems import presidio_analyzer
+    if "presidio" in result["systems"]:  # how Presidio was set up (spaCy model or patterns only)
+        from sharelm_bench.systems import presidio_analyzer
 
-    result["presidio_setup"] = presidio_analyzer()[1]
+        result["presidio_setup"] = presidio_analyzer()[1]
     return result
