@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import weakref
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -11,7 +12,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sharelm_collector import __version__
 from sharelm_collector.api.main import api_router
-from sharelm_collector.core import errors
+from sharelm_collector.core import errors, groupcommit
 from sharelm_collector.core.bodylimit import BodySizeLimitMiddleware
 from sharelm_collector.core.config import Settings, get_settings
 from sharelm_collector.core.db import Database
@@ -59,6 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         yield
+        groupcommit.close_all(app.state)
         app.state.db.dispose()
 
     app = FastAPI(
@@ -71,6 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.db = Database(settings)
     app.state.db_health = health = DatabaseHealth()
+    app.state.group_committers = weakref.WeakKeyDictionary()  # per event loop (core.groupcommit)
     # A committed write means the database takes writes again (e.g. after a full disk was cleared).
     app.state.db.after_write_commit(lambda _session: health.succeeded())
     workers = settings.workers

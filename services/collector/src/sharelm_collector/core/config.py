@@ -65,6 +65,11 @@ class Settings(BaseSettings):
     # SQLite: /readyz reports "disk full" when the database's file system has less free space than this.
     min_free_disk_bytes: int = Field(default=16 * 1024 * 1024, ge=0)
     export_chunk: int = Field(default=500, ge=1)
+    # PostgreSQL: anonymous plugin uploads (POST /api/endpoint) run on psycopg's async driver in the event
+    # loop, their new rows grouped into one INSERT and one COMMIT (core.groupcommit), at most this many a
+    # group. Off: every upload runs on the sync path in the thread pool, one transaction each.
+    async_path: bool = True
+    group_commit_max: int = Field(default=256, ge=1)
 
     @field_validator("database_url")
     @classmethod

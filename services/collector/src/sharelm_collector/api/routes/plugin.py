@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from sqlalchemy.orm import Session
 
 from sharelm_collector import crud, ingest
-from sharelm_collector.api.deps import OptionalCallerDep, SessionDep, limit_ip, resolve_contributor
-from sharelm_collector.core import metrics
+from sharelm_collector.api.deps import Caller, OptionalCallerDep, SessionDep, limit_ip, resolve_contributor
+from sharelm_collector.core import groupcommit, metrics
 from sharelm_collector.core.security import contributor_owner, plugin_owner, plugin_pseudonym
+from sharelm_collector.models import utcnow
 from sharelm_collector.schemas import PluginSaved, problems
 
 router = APIRouter(tags=["plugin"], dependencies=[Depends(limit_ip)],
@@ -28,9 +32,50 @@ router = APIRouter(tags=["plugin"], dependencies=[Depends(limit_ip)],
     "that contributor (readable, ratable, deletable and replaceable through /v1; user_id is the "
     "contributor's id).",
 )
-def save_plugin_upload(
+async def save_plugin_upload(
     upload: ingest.CappedPluginUpload, request: Request, session: SessionDep, caller: OptionalCallerDep
 ) -> PluginSaved:
+    state = request.app.state
+    if caller is None and state.settings.async_path and not state.settings.is_sqlite:
+        # In the event loop: redaction and the document's check are CPU work, the insert is grouped with
+        # the other requests' (core.groupcommit); only a re-post of a stored conversation, or a group that
+        # failed for one of its rows, takes the thread pool.
+        keys = state.db.keys
+        key = keys._key if keys._key is not None else await run_in_threadpool(keys.get)
+        conv = ingest.redacted(ingest.from_plugin(upload))
+        conv, document = ingest.document(conv, user_id=plugin_pseudonym(key, upload.user_id))
+        owner, source = plugin_owner(upload.user_id), ingest.source_label(conv.source)
+        try:
+            created = await groupcommit.for_loop(state).insert_new(
+                owner=owner, conversation_id=conv.conversation_id, source=source, document=document,
+                now=utcnow())
+        except groupcommit.RetryAlone:
+            created = False
+        if created:
+            metrics.STORED.labels("created").inc()
+        else:
+            await run_in_threadpool(_extend_anonymous, session, conv, document, owner, source)
+        return _saved(conv.conversation_id)
+    return await run_in_threadpool(_save, upload, request, session, caller)
+
+
+def _saved(conversation_id: str) -> JSONResponse:
+    # PluginSaved's JSON, built without validating our own answer again.
+    return JSONResponse({"message": "Conversation saved successfully", "conversation_id": conversation_id})
+
+
+def _extend_anonymous(session: Session, conv, document: str, owner: str, source: str | None) -> None:
+    status = crud.insert_or_extend(
+        session, owner=owner, conversation_id=conv.conversation_id, source=source, document=document,
+        extends=lambda stored: ingest.extends(conv, stored),
+    )
+    session.commit()  # acknowledged only once committed
+    metrics.STORED.labels(status).inc()
+
+
+def _save(upload: ingest.CappedPluginUpload, request: Request, session: Session,
+          caller: Caller | None) -> JSONResponse:
+    """One request, one transaction, in the thread pool (SQLite, authenticated uploads, async path off)."""
     conv = ingest.redacted(ingest.from_plugin(upload))
     if caller is not None:
         contributor_id = resolve_contributor(session, caller)
@@ -39,14 +84,11 @@ def save_plugin_upload(
             session, owner=contributor_owner(contributor_id), contributor_id=contributor_id,
             conversation_id=conv.conversation_id, source=ingest.source_label(conv.source), document=document,
         )
+        session.commit()  # acknowledged only once committed
+        metrics.STORED.labels(status).inc()
     else:
         pseudonym = plugin_pseudonym(request.app.state.db.keys.get(), upload.user_id)
         conv, document = ingest.document(conv, user_id=pseudonym)
-        status = crud.insert_or_extend(
-            session, owner=plugin_owner(upload.user_id), conversation_id=conv.conversation_id,
-            source=ingest.source_label(conv.source), document=document,
-            extends=lambda stored: ingest.extends(conv, stored),
-        )
-    session.commit()  # acknowledged only once committed
-    metrics.STORED.labels(status).inc()
-    return PluginSaved(conversation_id=conv.conversation_id)
+        _extend_anonymous(session, conv, document, plugin_owner(upload.user_id),
+                          ingest.source_label(conv.source))
+    return _saved(conv.conversation_id)
