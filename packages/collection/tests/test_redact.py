@@ -206,3 +206,104 @@ def test_requires_plan_finds_every_literal():
             assert _requires_hit(plan, f"xx {q} yy"), (rule.type, q)
         if rule.requires:
             assert not _requires_hit(plan, "")
+
+
+def test_shape_gates_are_implied_by_their_gates_and_exact_where_claimed():
+    """A shape pattern may only rule a gate out where the gate cannot match; an exact one also decides
+    that it does match, so it must agree with the gate both ways."""
+    from sharelm.redact import SHAPE_GATES_SPEC, TOKEN_GATES, _Shape, default_rules
+
+    gates = {r.gate.pattern: r.gate for r in default_rules() if r.gate is not None}
+    assert set(SHAPE_GATES_SPEC) | set(TOKEN_GATES) <= set(gates)
+    texts = _shape_texts(11, 20_000) + ["SK" + "a1" * 16, "12 34 56", ".1.", "5 (555) 123-4567", "aa:0f:"]
+    texts += ["1:AA", "x.ab_-9Z.y", "00:1A:2b:33:44:55", "fe80::1", "-a0-", ".abcd.", "é12 3456", "1\u00a02"]
+    texts += ["sk-" + "Ab9_" * 5, "AccountKey=" + "ab+/" * 4, "x" * 14, "y" * 15, "Ab_-+/" * 3]
+    for pattern in set(SHAPE_GATES_SPEC) | set(TOKEN_GATES):
+        exact = pattern in TOKEN_GATES or SHAPE_GATES_SPEC[pattern][1]
+        matched = 0
+        for t in texts:
+            truth = gates[pattern].search(t) is not None
+            decided = _Shape(t).decide(pattern)
+            matched += truth
+            if truth:
+                assert decided is not False, (pattern, t)
+            if exact:
+                assert decided is truth, (pattern, t)
+        assert matched, pattern  # cases to fail on
+
+
+def test_street_prefilter_passes_wherever_its_rule_matches():
+    from sharelm_bench.labelled import labelled_set
+
+    from sharelm.redact import default_rules
+
+    rule = next(r for r in default_rules() if r.prefilter is not None)
+    texts = [e.text for e in labelled_set(per_kind=60, seed=9)] + [rule.example]
+    texts += ["Rue de la Paix 12", "ul. Długa 5", "al. Jerozolimskie 44", "Storgatan 3", "Via Roma 1"]
+    matched = [t for t in texts if rule.regex.search(t)]
+    assert len(matched) > 20
+    for t in matched:
+        assert rule.prefilter(t), t
+    assert not rule.prefilter("step 12 of the Ring road")  # and it does rule texts out
+
+
+def _lookaround_bodies(pattern: str) -> list[str]:
+    """The source of every lookahead and lookbehind in a pattern (brackets and escapes respected)."""
+    out, i = [], 0
+    while (m := re.compile(r"\(\?<?[!=]").search(pattern, i)) is not None:
+        depth, k, in_class = 0, m.start(), False
+        while k < len(pattern):
+            c = pattern[k]
+            if c == "\\":
+                k += 2
+                continue
+            if in_class:
+                in_class = c != "]"
+            elif c == "[":
+                in_class = True
+            elif c in "()":
+                depth += 1 if c == "(" else -1
+                if depth == 0:
+                    break
+            k += 1
+        out.append(pattern[m.start() : k + 1])
+        i = m.end()
+    return out
+
+
+def test_no_rule_can_tell_the_join_from_a_texts_edge():
+    """`redact_many` searches the messages joined by a blank line and skips them when nothing matches:
+    sound only if no lookaround or anchor can see the difference between the join and a text's edge
+    (a line break could only be matched by \\s, \\W, \\D, a negated class or \\n; anchors see edges)."""
+    from sharelm.redact import JOIN, default_rules
+
+    assert JOIN == "\n\n"
+    sees_newline = re.compile(r"\\[sWDn]|\[\^|\[\\s\\S\]")
+    anchors = re.compile(r"(?<!\\)\$|\\[AZ]|(?<![\\\[(])\^")
+    patterns = [r.regex.pattern for r in default_rules() if r.regex is not None]
+    assert len(patterns) > 30
+    assert _lookaround_bodies(r"a(?<![\w.])b(?![x)]|\.\d)") == [r"(?<![\w.])", r"(?![x)]|\.\d)"]
+    for p in patterns:
+        assert not anchors.search(p), p
+        for body in _lookaround_bodies(p):
+            assert not sees_newline.search(body), (p, body)
+
+
+def test_redact_many_equals_each_message_alone_at_every_boundary():
+    """PII, names and their triggers cut across message edges: the joined fast path must agree with
+    redacting each message by itself."""
+    from sharelm_bench.labelled import labelled_set
+
+    from sharelm.redact import Redactor
+
+    r = Redactor()
+    texts = [e.text for e in labelled_set(per_kind=4, seed=13)]
+    texts += ["Thanks,\nAnna", "Kind regards,", "Akiko", " Ann said hi.", "Dr.", "Li is here", "my name is"]
+    changed = 0
+    for a, b in zip(texts, texts[1:] + texts[:1], strict=True):
+        for cut in {0, len(a) // 3, len(a) // 2, len(a) - 3, len(a)}:
+            msgs = [a[:cut], a[cut:], b]
+            expected = [r.redact(m) for m in msgs]
+            assert r.redact_many(msgs) == expected, msgs
+            changed += any(c for _, c in expected)
+    assert changed > 100

@@ -354,9 +354,8 @@ class Deduplicator:
                 result[i] = row
         return result
 
-    def _near_match(self, key: str, sig: np.ndarray) -> tuple[str, float] | None:
+    def _near_match(self, key: str, sig: np.ndarray, keys: np.ndarray) -> tuple[str, float] | None:
         """The most similar kept conversation at or above the threshold; else index this one."""
-        keys = self.index.band_keys(sig[None, :])[0]
         best = self.index.best_match(sig, keys)
         if best is not None and best[1] >= self.threshold:
             return best
@@ -403,8 +402,13 @@ class Deduplicator:
             yield from (c for c, _ in fresh)
             return
         sigs = self.signatures(texts, normalised=True)
-        for (conv, key), sig in zip(fresh, sigs, strict=True):
-            match = None if sig is None else self._near_match(conv.conversation_id, sig)
+        judged = [i for i, sig in enumerate(sigs) if sig is not None]
+        band_keys: list[np.ndarray | None] = [None] * len(sigs)  # for the whole batch in one numpy pass
+        if judged:
+            for i, k in zip(judged, self.index.band_keys(np.stack([sigs[i] for i in judged])), strict=True):
+                band_keys[i] = k
+        for (conv, key), sig, keys in zip(fresh, sigs, band_keys, strict=True):
+            match = None if sig is None else self._near_match(conv.conversation_id, sig, keys)
             if match is not None:
                 self.stats.near += 1
                 self._kept_ids.redirect(key, match[0])

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from sharelm.redaction.checks import CHECKS, iban_ok, luhn_ok, phone_ok
 from sharelm.redaction.names import find_names
+from sharelm.redaction.prefilters import PREFILTERS
 from sharelm.schema import Conversation
 
 __all__ = [
@@ -56,6 +57,8 @@ class Rule:
     detector: Callable[[str], list[tuple[int, int]]] | None = None
     engines: tuple[str, ...] = ("python", "javascript")
     example: str = ""  # a text this rule redacts (the rules file's own example)
+    # A named Python test that must pass before the regex runs (PREFILTERS; an optimisation only).
+    prefilter: Callable[[str], bool] | None = None
 
 
 def _compile(spec: dict) -> Rule:
@@ -70,6 +73,9 @@ def _compile(spec: dict) -> Rule:
     detector = spec.get("detector")
     if detector is not None and detector not in DETECTORS:
         raise ValueError(f"redaction rule {spec['type']!r}: unknown detector {detector!r}")
+    prefilter = spec.get("prefilter")
+    if prefilter is not None and prefilter not in PREFILTERS:
+        raise ValueError(f"redaction rule {spec['type']!r}: unknown prefilter {prefilter!r}")
     return Rule(
         type=spec["type"],
         placeholder=spec["placeholder"],
@@ -83,6 +89,7 @@ def _compile(spec: dict) -> Rule:
         detector=DETECTORS[detector] if detector else None,
         engines=tuple(spec.get("engines", ("python", "javascript"))),
         example=spec.get("example", ""),
+        prefilter=PREFILTERS[prefilter] if prefilter else None,
     )
 
 
@@ -183,15 +190,26 @@ SHAPE_HINTS: dict[str, tuple[int, tuple[bytes, ...]]] = {
 }
 
 
+# Token shape: the characters of API keys and other long secrets ([A-Za-z0-9_+/-], ASCII) -> "t", every other
+# byte -> ".". A gate asking for a run of n of them is then one substring search for n "t"s.
+_TOKEN = bytes(
+    ord("t") if b < 128 and (chr(b).isalnum() or chr(b) in "_+/-") else ord(".") for b in range(256)
+)
+TOKEN_GATES: dict[str, int] = {"[A-Za-z0-9_+/-]{15}": 15}  # gate -> run length (exactly equivalent)
+
+
 class _Shape:
     """A text's digit count and shape, computed on first use."""
 
-    __slots__ = ("digits", "shape", "text")
+    __slots__ = ("decided", "digits", "raw", "shape", "text", "tokens")
 
     def __init__(self, text: str):
         self.text = text
         self.shape: bytes | None = None
+        self.raw: bytes | None = None
+        self.tokens: bytes | None = None
         self.digits = -1
+        self.decided: dict[str, bool | None] = {}  # gates share patterns: decide each once
 
     def n_digits(self) -> int:
         if self.digits < 0:
@@ -199,7 +217,7 @@ class _Shape:
         return self.digits
 
     def _compute(self) -> None:
-        raw = self.text.encode("utf-8", "surrogatepass")
+        raw = self.raw = self.text.encode("utf-8", "surrogatepass")
         self.digits = len(raw) - len(raw.translate(None, _ASCII_DIGITS))
         self.shape = raw.translate(_SHAPE)
 
@@ -214,15 +232,74 @@ class _Shape:
         shape: bytes = self.shape  # type: ignore[assignment]
         return any(q in shape for q in hint[1])
 
+    def decide(self, pattern: str) -> bool | None:
+        """The gate's answer where its shape pattern gives it (False: it cannot match; True: an exact
+        shape pattern matched), None where only the gate's own regex can tell."""
+        if pattern in self.decided:
+            return self.decided[pattern]
+        answer = self.decided[pattern] = self._decide(pattern)
+        return answer
+
+    def _decide(self, pattern: str) -> bool | None:
+        run = TOKEN_GATES.get(pattern)
+        if run is not None:
+            if self.tokens is None:
+                if self.raw is None:
+                    self._compute()
+                self.tokens = self.raw.translate(_TOKEN)  # type: ignore[union-attr]
+            return b"t" * run in self.tokens
+        if not self.may_match(pattern):
+            return False
+        entry = _SHAPE_GATES.get(pattern)
+        if entry is None:
+            return None
+        if self.shape is None:
+            self._compute()
+        shape: bytes = self.shape  # type: ignore[assignment]
+        if not any(rx.search(shape) is not None for rx in entry[0]):
+            return False
+        return True if entry[1] else None
+
+
+# Gates decided on the shape by a bytes pattern, which runs faster than the gate on the text (a literal
+# "0" where the gate has a digit class): digits are "0", capitals "A", small letters "a", and the
+# punctuation these gates name stays as it is. Exact (True): the shape pattern matches the shape exactly
+# where the gate matches the text; otherwise it matches at least there (letters lose their identity, so
+# hex digits cannot be told apart), and the gate then runs. tests/test_redact.py checks both claims.
+SHAPE_GATES_SPEC: dict[str, tuple[tuple[bytes, ...], bool]] = {
+    r"\d(?:[ ./-]?\d){5}": ((rb"0(?:[ ./-]?0){5}",), True),
+    r"\d{2} ?\d{2} ?\d{2}": ((rb"00 ?00 ?00",), True),
+    r"\.\d{1,3}\.": ((rb"\.0{1,3}\.",), True),
+    r"\d[\d ().-]{6,}\d": ((rb"0[0 ().-]{6,}0",), True),
+    # Alternatives as separate patterns: each then starts with a literal, which re scans for quickly.
+    r":[0-9A-Fa-f]{2}:|-[0-9A-Fa-f]{2}-|\.[0-9A-Fa-f]{4}\.": (
+        (rb":[0Aa]{2}:", rb"-[0Aa]{2}-", rb"\.[0Aa]{4}\."),
+        False,
+    ),
+    r":[0-9A-Fa-f]{0,4}:": ((rb":[0Aa]{0,4}:",), False),
+    r":AA|\.[A-Za-z0-9_-]{6}\.|SK[0-9a-fA-F]{32}": ((rb":AA", rb"\.[0Aa_-]{6}\.", rb"AA[0Aa]{32}"), False),
+}
+_SHAPE_GATES = {k: (tuple(re.compile(x) for x in v[0]), v[1]) for k, v in SHAPE_GATES_SPEC.items()}
+
 
 def _gate(memo: dict[str, bool], gate: re.Pattern[str], text: str, shape: _Shape | None = None) -> bool:
     hit = memo.get(gate.pattern)
     if hit is None:
-        if shape is not None and not shape.may_match(gate.pattern):
-            hit = memo[gate.pattern] = False
-        else:
-            hit = memo[gate.pattern] = gate.search(text) is not None
+        decided = shape.decide(gate.pattern) if shape is not None else None
+        hit = memo[gate.pattern] = decided if decided is not None else gate.search(text) is not None
     return hit
+
+
+# What `redact_many` joins a conversation's messages with: to every rule, the same as a text's edge.
+JOIN = "\n\n"
+
+
+def _finds(rule: Rule, text: str) -> bool:
+    """Whether the rule's pattern (or detector) finds anything, before any check: a necessary condition
+    for the rule to redact."""
+    if rule.detector is not None:
+        return bool(rule.detector(text))
+    return rule.regex.search(text) is not None  # type: ignore[union-attr]
 
 
 class Redactor:
@@ -231,11 +308,12 @@ class Redactor:
     def __init__(self, rules: list[Rule] | tuple[Rule, ...] | None = None):
         self.rules = tuple(rules) if rules is not None else default_rules()
         self._plans = {id(r): requires_plan(r.requires) for r in self.rules if r.requires}
+        self._subsets: dict[tuple[int, ...], Redactor] = {}
 
     def active_rules(self, text: str) -> tuple[Rule, ...]:
         """The rules whose prefilters pass on `text`. Prefilters only look for substrings and digit
         counts, so a rule inactive on texts joined together is inactive on each of them."""
-        lowered = text.lower()
+        lowered: str | None = None  # on first use: most literal hints are case-sensitive
         shape = _Shape(text)
         n_digits = shape.n_digits()
         gates: dict[str, bool] = {}  # rules sharing a gate pattern scan for it once
@@ -244,20 +322,46 @@ class Redactor:
         for r in self.rules:  # plain loops: this runs for every conversation
             if n_digits < r.min_digits:
                 continue
-            if r.requires and not _requires_hit(plans[id(r)], lowered if r.ignore_case else text):
+            # What the text's shape decides first: a few C searches, cheaper than a list of literals.
+            if r.gate is not None and shape.decide(r.gate.pattern) is False:
                 continue
+            if r.prefilter is not None and not r.prefilter(text):
+                continue
+            if r.requires:
+                if r.ignore_case and lowered is None:
+                    lowered = text.lower()
+                if not _requires_hit(plans[id(r)], lowered if r.ignore_case else text):  # type: ignore[arg-type]
+                    continue
             if r.gate is not None and not _gate(gates, r.gate, text, shape):
                 continue
             active.append(r)
         return tuple(active)
 
     def redact_many(self, texts: list[str]) -> list[tuple[str, dict[str, int]]]:
-        """Redact several texts (a conversation's messages): prefilters run once on all of them."""
-        active = self.active_rules("\n".join(texts))
-        if not active:
+        """Redact several texts (a conversation's messages): prefilters run once on all of them, and so
+        does each remaining rule's search, so a conversation with nothing to redact costs one pass.
+
+        The texts are joined with a blank line: no rule's lookaround or anchor can tell it from the edge
+        of a text (tests/test_redact.py checks the rules for that), so a rule that matches in one text
+        alone also matches in the joined text. Only when some rule does are the texts redacted one by
+        one, with every active rule, exactly as `redact` would."""
+        if len(texts) == 1:
+            return [self.redact(texts[0])] if texts[0] else [(texts[0], {})]
+        joined = JOIN.join(texts)
+        active = self.active_rules(joined)
+        if not any(_finds(r, joined) for r in active):
             return [(t, {}) for t in texts]
-        sub = Redactor(active)
+        sub = self._subset(active)
         return [sub.redact(t) if t else (t, {}) for t in texts]
+
+    def _subset(self, active: tuple[Rule, ...]) -> Redactor:
+        key = tuple(id(r) for r in active)
+        sub = self._subsets.get(key)
+        if sub is None:
+            if len(self._subsets) > 256:  # bounded: a few dozen combinations occur in practice
+                self._subsets.clear()
+            sub = self._subsets[key] = Redactor(active)
+        return sub
 
     def redact(self, text: str) -> tuple[str, dict[str, int]]:
         counts: dict[str, int] = {}
@@ -276,6 +380,8 @@ class Redactor:
                 if not _requires_hit(self._plans[id(rule)], hay):
                     continue
             if rule.gate is not None and not _gate(gates, rule.gate, text, shape):
+                continue
+            if rule.prefilter is not None and not rule.prefilter(text):
                 continue
             if rule.detector is not None:
                 new = self._replace_spans(rule, text, counts)
