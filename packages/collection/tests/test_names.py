@@ -95,15 +95,43 @@ def test_ascii_candidate_starts_match_the_regex():
     """The C-search path for ASCII texts finds exactly the capitals `_UPPER_START` finds, in order."""
     import random
 
-    from sharelm.redaction.names import _UPPER_START, _ascii_upper_starts
+    from sharelm.redaction.names import _NON_ASCII_LETTER, _UPPER_START, _ascii_upper_starts
 
     rng = random.Random(3)
     alphabet = " \t\n,:.!?;_-'ABDMPSrsfo"
     texts = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 50))) for _ in range(30_000)]
+    # Non-ASCII characters that are not letters (curly quotes, a no-break space, a box line, a surrogate)
+    # keep a text on the fast path; '²' is a word character to the regex and must not.
+    extra = alphabet + "\u2019\u201c\u00a0\u2500\u2026\ud800"
+    texts += ["".join(rng.choice(extra) for _ in range(rng.randint(0, 50))) for _ in range(20_000)]
     texts += ["Hi Ann", "Dr. Li", "xDr. Li", "_Mr. Ng", "end. Mrs. Ann", "a.\nBc", "a;\tBc", ", Ab", ":Ab"]
     found = 0
+    assert _NON_ASCII_LETTER.search("A\u00b2") and _NON_ASCII_LETTER.search("J\u00fcrgen")
     for t in texts:
         expected = [m.start() for m in _UPPER_START.finditer(t)]
         assert _ascii_upper_starts(t) == expected, t
         found += len(expected)
     assert found > 1000
+
+
+def _first_chars(items) -> set[str]:
+    """Characters a parsed regex (re._parser items) can start with; fails on anything but literals,
+    groups and alternations at the start, so a new kind of phrase in UNCASED makes the test fail."""
+    from re import _constants as c  # type: ignore[attr-defined]
+
+    op, arg = items[0]
+    if op is c.LITERAL:
+        return {chr(arg)}
+    if op is c.SUBPATTERN:
+        return _first_chars(arg[-1])
+    if op is c.BRANCH:
+        return set().union(*(_first_chars(alt) for alt in arg[1]))
+    raise AssertionError(f"UNCASED starts with {op}: update UNCASED_FIRST's derivation")
+
+
+def test_uncased_first_characters_cover_the_pattern():
+    from re import _parser  # type: ignore[attr-defined]
+
+    from sharelm.redaction.names import UNCASED, UNCASED_FIRST
+
+    assert _first_chars(_parser.parse(UNCASED.pattern)) == set(UNCASED_FIRST)

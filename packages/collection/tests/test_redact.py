@@ -236,8 +236,11 @@ def test_street_prefilter_passes_wherever_its_rule_matches():
     from sharelm_bench.labelled import labelled_set
 
     from sharelm.redact import default_rules
+    from sharelm.redaction.prefilters import STREET_SUFFIXES, STREET_WORDS
 
     rule = next(r for r in default_rules() if r.prefilter is not None)
+    # In step with the rule's literal hints (the plugin's prefilter): edit both or neither.
+    assert {q.strip() for q in rule.requires} == set(STREET_SUFFIXES) | set(STREET_WORDS) | {"ul.", "al."}
     texts = [e.text for e in labelled_set(per_kind=60, seed=9)] + [rule.example]
     texts += ["Rue de la Paix 12", "ul. Długa 5", "al. Jerozolimskie 44", "Storgatan 3", "Via Roma 1"]
     matched = [t for t in texts if rule.regex.search(t)]

@@ -348,8 +348,9 @@ class Deduplicator:
             block = ok[s : s + 16]
             flat = np.concatenate([hashes[i] for i in block])
             starts = np.cumsum([0] + [len(hashes[i]) for i in block[:-1]])
-            with np.errstate(over="ignore"):
-                phv = _fmix32(flat)[:, None] * self._a[None, :] + self._b[None, :]
+            with np.errstate(over="ignore"):  # in place: one [shingles x perms] array, not two
+                phv = np.multiply.outer(_fmix32(flat), self._a)
+                phv += self._b
             for i, row in zip(block, np.minimum.reduceat(phv, starts, axis=0), strict=True):
                 result[i] = row
         return result

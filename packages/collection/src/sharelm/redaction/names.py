@@ -94,9 +94,15 @@ _GAP_SHAPE = bytes(_gap_class(b) for b in range(256))
 _TITLE_ENDINGS = tuple(f"{t}. " for t in _TITLES_DOTTED)
 
 
+# A letter (as `_UPPER_START` reads letters) outside ASCII. Texts without one, such as English with curly
+# quotes, take the ASCII path too: their other characters are neither gaps, letters nor sentence ends, so
+# each may stand as one "?" byte there.
+_NON_ASCII_LETTER = re.compile(r"[^\W\d_\x00-\x7f]")
+
+
 def _ascii_upper_starts(text: str) -> list[int]:
-    """`m.start()` of every `_UPPER_START` match in an ASCII text, in order."""
-    shape = text.encode("ascii").translate(_GAP_SHAPE)
+    """`m.start()` of every `_UPPER_START` match in a text with no letter outside ASCII, in order."""
+    shape = text.encode("ascii", "replace").translate(_GAP_SHAPE)  # one byte per character
     out = []
     i = shape.find(b" A")
     while i >= 0:
@@ -160,6 +166,9 @@ UNCASED = re.compile(
     r"|\u092e\u0947\u0930\u093e \u0928\u093e\u092e"  # Hindi
     r"\s+([\u0900-\u097f]{2,}(?:\s+[\u0900-\u097f]{2,})?)"
 )
+# The first character of each phrase above: a text with none of them cannot match (one C search each,
+# where the regex would scan the whole text; tests/test_names.py checks the list against the pattern).
+UNCASED_FIRST = "\u6211\u79c1\u50d5\uc81c\u0627\u092e"
 
 
 def _capitalised(tok: str) -> bool:
@@ -267,7 +276,7 @@ class NameFinder:
             if span is not None:
                 found.append(span)
                 pos = span[1]
-        if not text.isascii():
+        if not text.isascii() and any(c in text for c in UNCASED_FIRST):
             for m in UNCASED.finditer(text):
                 g = next(i for i in range(1, 6) if m.group(i))
                 found.append(m.span(g))
@@ -277,9 +286,10 @@ class NameFinder:
         """Trigger matches that end right before a capitalised word (or, after an explicit introduction,
         any word), found from the candidate words back rather than by scanning the text for every phrase."""
         out = []
-        starts = (
-            _ascii_upper_starts(text) if text.isascii() else [m.start() for m in _UPPER_START.finditer(text)]
-        )
+        if text.isascii() or _NON_ASCII_LETTER.search(text) is None:
+            starts = _ascii_upper_starts(text)
+        else:
+            starts = [m.start() for m in _UPPER_START.finditer(text)]
         for start in starts:
             t = _trigger_before(text, start)
             if t is not None:

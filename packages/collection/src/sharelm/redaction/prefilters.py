@@ -20,18 +20,26 @@ STREET_WORDS = (
     "Plaza", "Paseo", "Via", "Viale", "Piazza", "Corso", "Rua", "Travessa", "Carrer", "Ulica", "Aleja",
 )  # fmt: skip
 _SPACE_DIGIT = re.compile(r" \d", re.ASCII)
-# Capitals first: the scan skips to the few capitals of a text (a lower-case first letter, such as the
-# "ul." of a Polish street, would stop it at every "u").
-_WORD_BEFORE_SPACE = re.compile(
-    "(?:" + "|".join(sorted(map(re.escape, STREET_WORDS), key=len, reverse=True)) + ") "
-)
+
+
+def _by_first_letter(words: tuple[str, ...]) -> str:
+    """An alternation grouped by first letter: re then tries one group at a capital, not every word."""
+    groups: dict[str, list[str]] = {}
+    for w in words:
+        groups.setdefault(w[0], []).append(re.escape(w[1:]))
+    return "|".join(f"{c}(?:{'|'.join(sorted(g, key=len, reverse=True))})" for c, g in groups.items())
+
+
+_STREET_WORD = re.compile(f"(?:{_by_first_letter(STREET_WORDS)}) ")
 
 
 def street_number(text: str) -> bool:
     for m in _SPACE_DIGIT.finditer(text):
         if text.endswith(STREET_SUFFIXES, 0, m.start()):
             return True
-    return _WORD_BEFORE_SPACE.search(text) is not None or "ul. " in text or "al. " in text
+    if _STREET_WORD.search(text) is not None:
+        return True
+    return "l. " in text and ("ul. " in text or "al. " in text)  # Polish "ul." / "al."
 
 
 PREFILTERS: dict[str, Callable[[str], bool]] = {"street_number": street_number}
