@@ -3,6 +3,7 @@
 controlled   every method over seeds and Dirichlet skews in the synthetic world (the issue's evidence)
 chatterbot   the same methods on the real ChatterBot corpus, one seed
 scale        time per round at 10 and 100 simulated clients
+response     response mode in the rated-conversation world over seeds (win rate, reward models)
 all          controlled + scale (what `make bench-crosslm` runs)
 """
 
@@ -18,6 +19,7 @@ sys.path.insert(0, str(Path(__file__).parent))  # the bench's own modules, next 
 
 import controlled as controlled_suite  # noqa: E402
 import others  # noqa: E402
+import response_bench  # noqa: E402
 import tables  # noqa: E402
 
 from crosslm.overrides import parse_overrides  # noqa: E402
@@ -75,6 +77,22 @@ def chatterbot(out: Path = OUT, clients: int = 4, rounds: int = 3, seed: int = 0
 def scale(out: Path = OUT, sizes: str = "10,100", rounds: int = 2) -> None:
     """Time per round at 10 and 100 simulated clients: compute vs Flower/Ray overhead."""
     others.scale(out / "scale", tuple(_ints(sizes)), rounds)
+
+
+@app.command()
+def response(
+    out: Path = OUT,
+    seeds: str = typer.Option("0,1,2,3,4"),
+    methods: str = typer.Option(",".join(response_bench.METHODS)),
+    set_: list[str] = typer.Option([], "--set", "-c", help="run-config override KEY=VALUE"),
+) -> None:
+    """Response mode: CrossLM, Standalone and pooled reward models; the tuned LLM's win rate."""
+    cells = response_bench.run_seeds(
+        out / "response", _ints(seeds), tuple(methods.split(",")), parse_overrides(set_)
+    )
+    table = response_bench.summarize(cells)
+    (out / "response" / "results.md").write_text(table + "\n")
+    print(table)
 
 
 @app.command(name="all")

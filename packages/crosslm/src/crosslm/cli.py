@@ -58,6 +58,7 @@ def run(
     json_events: bool = typer.Option(False, "--json", help="print the progress events as JSON lines"),
 ) -> None:
     """Run CrossLM (or a baseline: method=...) with `flwr run` on the Ray simulation backend."""
+    from crosslm.data import plan_federation
     from crosslm.models.tiny import materialize
     from crosslm.progress import EventPrinter, JsonEvents
     from crosslm.runner import RunFailed
@@ -67,6 +68,7 @@ def run(
         cfg = build_config(config, set_)
         if clients < cfg.min_clients:
             raise ConfigError(f"--clients {clients} is below run-config 'min-clients' = {cfg.min_clients}")
+        plan_federation(cfg, clients)  # too little data stops here, before any model is built
         cfg = materialize(cfg, Path(cfg.out_dir) / "models", progress=not json_events)
     except (ConfigError, ValueError, FileNotFoundError) as exc:
         _fail(exc)

@@ -18,6 +18,10 @@ METHODS = ("crosslm", "standalone", "kd", "kd-filtered", "fedavg")
 LLM_METHODS = ("crosslm", "kd", "kd-filtered")  # the methods that use the server LLM
 REGULARIZERS = ("lora", "kl", "replay")
 AGGREGATIONS = ("label-weighted", "count-weighted", "median")
+MODES = ("classify", "response")
+TASKS = ("auto", "topic", "rating", "hf")
+RESPONSE_METHODS = ("crosslm", "standalone")  # response mode: reward models with or without the federation
+RESPONSE_SELECTS = ("best", "threshold")
 
 
 class ConfigError(ValueError):
@@ -73,6 +77,10 @@ class _Methods:
         return [s.strip() for s in self.task_labels.split(",") if s.strip()]
 
     @property
+    def response(self) -> bool:
+        return self.mode == "response"
+
+    @property
     def regularizers(self) -> set[str]:
         return {r.strip() for r in self.regularizer.split("+") if r.strip() and r.strip() != "none"}
 
@@ -86,10 +94,18 @@ class _Methods:
         def bad(key: str, why: str) -> ConfigError:
             return ConfigError(f"run-config {key!r}: {why}")
 
-        choices = {"method": METHODS, "aggregation": AGGREGATIONS}
+        choices = {
+            "method": METHODS,
+            "aggregation": AGGREGATIONS,
+            "mode": MODES,
+            "task": TASKS,
+            "response_select": RESPONSE_SELECTS,
+        }
         for key, allowed in choices.items():
             if getattr(self, key) not in allowed:
-                raise bad(key, f"must be one of {', '.join(allowed)}, not {getattr(self, key)!r}")
+                raise bad(
+                    key.replace("_", "-"), f"must be one of {', '.join(allowed)}, not {getattr(self, key)!r}"
+                )
         if self.num_rounds < 1:
             raise bad("num-rounds", "must be at least 1")
         if unknown := self.regularizers - set(REGULARIZERS):
@@ -105,6 +121,14 @@ class _Methods:
             raise bad("fraction-clients", "must be within (0, 1]")
         if self.dirichlet_alpha <= 0:
             raise bad("dirichlet-alpha", "must be positive")
+        if self.mode == "response" and self.method not in RESPONSE_METHODS:
+            raise bad("method", f"response mode runs {' or '.join(RESPONSE_METHODS)}, not {self.method!r}")
+        if self.mode == "response" and "{prompt}" not in self.response_template:
+            raise bad("response-template", "must contain {prompt}")
+        if self.prompts_per_round < 1 or self.answers_per_prompt < 1:
+            raise bad("prompts-per-round", "prompts-per-round and answers-per-prompt must be at least 1")
+        if not 0 <= self.agree_margin <= 1:
+            raise bad("agree-margin", "must be within [0, 1]")
         if self.dp_noise_multiplier < 0 or self.dp_clip < 0:
             raise bad("dp-noise-multiplier", "noise multiplier and dp-clip must be >= 0")
 

@@ -31,27 +31,27 @@ class Federation:
 
 
 def load_task_examples(cfg: RunConfig) -> tuple[Task, list[Example]]:
-    """The task and all its labelled examples from `cfg.data_path`."""
-    task = build_task(cfg.task, cfg.task_field, cfg.label_list, cfg.prompt_template)
+    """The task and all its labelled examples from `cfg.data_path` (rated answers in response mode)."""
+    from crosslm.reward import response_examples, response_task
+    from crosslm.snapshot import check_labels, choose_task, load_snapshot
+
     group_by = None if cfg.partition_by == "dirichlet" else cfg.partition_by
-    if cfg.task == "hf":
+    if cfg.task == "hf" and not cfg.response:
+        task = build_task("hf", cfg.task_field, cfg.label_list, cfg.prompt_template)
         examples, task.labels = hf_examples(
             _load_hf(cfg.data_path), cfg.hf_text_column, cfg.hf_label_column, cfg.label_list
         )
     else:
-        from sharelm.export import load_conversations
-
-        path = Path(cfg.data_path)
-        if not path.exists():
-            raise ConfigError(f"run-config 'data-path': {path} does not exist")
-        examples = task.examples(load_conversations(path), group_by)
+        convs = load_snapshot(cfg.data_path)
+        if cfg.response:
+            task = response_task(cfg.response_template)
+            examples = response_examples(convs, group_by)
+        else:
+            task = choose_task(cfg, convs)
+            examples = task.examples(convs, group_by)
     if cfg.max_examples:
         examples = examples[: cfg.max_examples]
-    if len(task.labels) < 2:
-        raise ConfigError(
-            f"task {task.name!r} found {len(task.labels)} label(s) in {cfg.data_path}; needs >= 2 "
-            f"(check 'task-field' / 'task-labels')"
-        )
+    check_labels(task, examples, cfg)
     return task, examples
 
 
@@ -79,6 +79,9 @@ def split_federation(task: Task, examples: list[Example], cfg: RunConfig, num_cl
     else:
         parts = field_partitions(rest, num_clients, cfg.partition_by)
     silos = [_silo(part, cfg, cfg.seed * 1000 + i) for i, part in enumerate(parts)]
+    from crosslm.snapshot import check_silos
+
+    check_silos(silos, cfg)
     return Federation(task, server_test, silos, public)
 
 
@@ -102,10 +105,16 @@ def _silo(part: list[Example], cfg: RunConfig, seed: int) -> Silo:
     return Silo(train=train[n_val:], test=test, val=train[:n_val])
 
 
+def plan_federation(cfg: RunConfig, num_clients: int) -> Federation:
+    """The federation a run would make (nothing written): its checks raise before any model is built."""
+    task, examples = load_task_examples(cfg)
+    return split_federation(task, examples, cfg, num_clients)
+
+
 def write_silos(cfg: RunConfig, num_clients: int, silo_dir: str | Path) -> Federation:
     """One JSON file per client (its labels and its examples): each client's own disk, in a simulation."""
-    task, examples = load_task_examples(cfg)
-    fed = split_federation(task, examples, cfg, num_clients)
+    fed = plan_federation(cfg, num_clients)
+    task = fed.task
     root = Path(silo_dir)
     root.mkdir(parents=True, exist_ok=True)
     for i, silo in enumerate(fed.silos):

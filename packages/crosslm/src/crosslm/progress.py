@@ -16,6 +16,8 @@ def round_line(rec: dict) -> str:
         if "llm_task_accuracy" in rec
         else ""
     )
+    if "mean_quality" in rec and "llm_task_accuracy" not in rec:  # response mode: the answers' mean score
+        llm = f", answers' mean score {rec['mean_quality']:.3f}, ppl {rec['llm_general_ppl']:.2f}"
     accepted = f", accepted {rec['accepted']}/{rec['generated']}" if "accepted" in rec else ""
     return (
         f"round {rec['round']}: SLM mean acc {rec['slm_mean_accuracy']:.3f}{llm}{accepted}, "

@@ -58,8 +58,11 @@ def write_report(out_dir: str | Path) -> Path:
     axes[0].set(title=f"SLM test accuracy ({summary['method']})", xlabel="round", ylabel="accuracy")
     axes[0].set_ylim(0, 1)  # accuracy on its whole scale: small changes look small
     axes[0].legend(fontsize=7)
+    response = summary.get("config", {}).get("mode") == "response"
     for ax, key, title in (
-        (axes[1], "llm_task_accuracy", "LLM task accuracy"),
+        (axes[1], "mean_quality", "answers' mean reward-model score")
+        if response
+        else (axes[1], "llm_task_accuracy", "LLM task accuracy"),
         (axes[2], "llm_general_ppl", "LLM general perplexity"),
     ):
         xs, ys = _series(summary, key)
@@ -68,7 +71,7 @@ def write_report(out_dir: str | Path) -> Path:
             _note(ax, f"no {title} in a {summary['method']} run (no server LLM is tuned)")
             continue
         ax.plot(xs, ys, marker="o")
-        if key == "llm_task_accuracy":
+        if key in ("llm_task_accuracy", "mean_quality"):
             ax.set_ylim(0, 1)
         else:
             _honest_range(ax, ys)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import torch
 
+from crosslm import response
 from crosslm.config import LLM_METHODS, RunConfig
 from crosslm.data import server_shares
 from crosslm.events import EventSink
@@ -47,6 +48,9 @@ class ServerSide:
     llm: ServerLLM | None
     state: ServerState
     events: EventSink = field(default_factory=lambda: EventSink(""))
+    # Response mode: the server's prompts (train, held-out eval) and this round's (prompt, answer) pairs.
+    prompts: tuple[list[str], list[str]] = ([], [])
+    answers: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def out(self) -> Path:
@@ -86,17 +90,34 @@ def setup(cfg: RunConfig, events: EventSink | None = None) -> ServerSide:
             lora_r=cfg.lora_r,
             checkpoint=ckpt / "llm" if resumed and (ckpt / "llm").exists() else None,
         )
-        llm.check_prompts(task)
+        if not cfg.response:
+            llm.check_prompts(task)
     side = ServerSide(
         cfg, task, server_test, general_eval, general_replay, llm, state, events or EventSink("")
     )
+    if cfg.response:
+        side.prompts = response.server_prompts(cfg, shares.public)
+        if not side.prompts[0]:
+            raise ValueError(
+                "response mode has no prompts to answer: set 'prompts-path' or a 'public-fraction' "
+                "whose share holds user turns"
+            )
     if not resumed:
         if out.exists() and not cfg.resume:  # a fresh run does not mix with an older one's files
             for name in ("checkpoint", "clients", "metrics", "llm"):
                 shutil.rmtree(out / name, ignore_errors=True)
         out.mkdir(parents=True, exist_ok=True)
         state.initial = evaluate_llm(side)
+        if cfg.response and llm is not None:
+            _write_eval_answers(side, "before")
     return side
+
+
+def _write_eval_answers(side: ServerSide, name: str) -> None:
+    """Answers to the held-out prompts, same sampling seed before and after: what a rater compares."""
+    held_out = side.prompts[1]
+    answers = response.answer(side.llm, side.cfg, held_out, seed=side.cfg.seed * 104_729 + 1)
+    response.write_answers(side.out, name, held_out, answers)
 
 
 def label_quotas(labels: list[str], counts: list[int], per_label: int) -> dict[str, int]:
@@ -113,6 +134,9 @@ def generate(side: ServerSide, rnd: int) -> list[tuple[str, str]]:
     cfg = side.cfg
     if side.llm is None:
         return []
+    if cfg.response:  # the clients score (prompt || answer, "liked")
+        side.answers = response.generate_answers(side.llm, cfg, side.prompts[0], rnd)
+        return response.to_score(side.answers)
     counts = side.state.label_counts if cfg.label_quotas else []
     samples = side.llm.generate(
         side.task,
@@ -164,6 +188,8 @@ def enhance(side: ServerSide, samples: list[tuple[str, str]], quality: list[floa
         kept = [[t, y, 1.0] for (t, y), p in zip(samples, pred, strict=True) if p == y]
         _extend_pool(side, kept)
         stats["accepted"] = len(kept)
+    if cfg.method == "crosslm" and cfg.response and quality is not None and samples:
+        return _enhance_response(side, stats, quality)
     if cfg.method == "crosslm" and quality is not None and samples:
         pool_quality = quality
         if cfg.server_filter:  # the SLMs' pool also passes the server's own judge (kd-filtered's filter)
@@ -197,6 +223,26 @@ def enhance(side: ServerSide, samples: list[tuple[str, str]], quality: list[floa
     return stats
 
 
+def _enhance_response(side: ServerSide, stats: dict, quality: list[float]) -> dict:
+    """The reward models' pool grows by the answers the federation agrees on; the LLM learns from its
+    best-scored answers."""
+    cfg = side.cfg
+    agreed = response.agreed(side.answers, quality, cfg.threshold, cfg.agree_margin)
+    _extend_pool(side, agreed)
+    stats["accepted"] = sum(label == "liked" for _, label, _ in agreed)
+    stats["agreed_disliked"] = len(agreed) - stats["accepted"]
+    stats["mean_quality"] = sum(quality) / len(quality)
+    stats.update(response.enhance_llm(side.llm, cfg, side.answers, quality, side.general_replay))
+    if not stats["llm_train_samples"]:
+        side.events.emit(
+            "warning",
+            message=f"no answer reached threshold {cfg.threshold} (mean score {stats['mean_quality']:.3f}, "
+            f"best {max(quality):.3f}): the LLM learned nothing this round; lower 'threshold'",
+        )
+    stats["pool"] = len(side.state.pool)
+    return stats
+
+
 def _extend_pool(side: ServerSide, items: list[list]) -> None:
     seen = {(t, y) for t, y, _ in side.state.pool}
     side.state.pool.extend(it for it in items if (it[0], it[1]) not in seen)
@@ -206,6 +252,8 @@ def _extend_pool(side: ServerSide, items: list[list]) -> None:
 def evaluate_llm(side: ServerSide) -> dict:
     if side.llm is None:
         return {}
+    if side.cfg.response:  # no label scorer: the answers are judged by the clients (and a rater)
+        return {"llm_general_ppl": side.llm.perplexity(side.general_eval)}
     texts, labels = [ex.text for ex in side.server_test], [ex.label for ex in side.server_test]
     return {
         "llm_task_accuracy": side.llm.task_accuracy(side.task, texts, labels, _progress(side, "LLM eval")),
@@ -253,6 +301,8 @@ def finish(side: ServerSide) -> dict:
     (side.out / "metrics.json").write_text(json.dumps(summary, indent=1))
     if side.llm is not None:
         side.llm.save(side.out / "llm")
+        if side.cfg.response:
+            _write_eval_answers(side, "after")
     write_report(side.out)
     return summary
 

@@ -22,6 +22,7 @@ class Example:
     text: str
     label: str
     group: str = ""  # the value a field partition splits on (source, user_id, ...)
+    prompt: str = ""  # response mode: the user turn the answer (in `text`) replies to
 
 
 @dataclass
@@ -82,13 +83,20 @@ def topic_task(
     return Task("topic", list(labels), template, labeler)
 
 
-def rating_label(conv: Conversation) -> str | None:
-    """ "positive"/"negative" from the thumbs (`rate`), else the majority of per-message ratings."""
+def thumbs(conv: Conversation) -> int:
+    """The conversation's thumbs (`rate`): 1 up, -1 down, 0 none or unreadable."""
     rate = (conv.conversation_metadata.rate or "").lower()
     if rate in ("thumbup", "thumbs_up", "up", "1", "positive"):
-        return "positive"
+        return 1
     if rate in ("thumbdown", "thumbs_down", "down", "-1", "negative"):
-        return "negative"
+        return -1
+    return 0
+
+
+def rating_label(conv: Conversation) -> str | None:
+    """ "positive"/"negative" from the thumbs (`rate`), else the majority of per-message ratings."""
+    if t := thumbs(conv):
+        return "positive" if t > 0 else "negative"
     votes = Counter(r for r in conv.conversation_metadata.message_ratings if r)
     if votes[1] != votes[-1]:
         return "positive" if votes[1] > votes[-1] else "negative"

@@ -96,13 +96,28 @@ class ServerLLM:
         batch_size: int = 64,
     ) -> list[tuple[str, str]]:
         """Samples for every label (`per_label`: one count, or a count per label): (text, intended label)."""
-        torch.manual_seed(seed)
         counts = per_label if isinstance(per_label, dict) else dict.fromkeys(task.labels, per_label)
-        prompts = [(task.prompt(label), label) for label in task.labels for _ in range(counts.get(label, 0))]
-        out: list[tuple[str, str]] = []
+        labels = [label for label in task.labels for _ in range(counts.get(label, 0))]
+        texts = self.sample(
+            [task.prompt(y) for y in labels], max_new_tokens, temperature, top_k, seed, batch_size
+        )
+        return list(zip(texts, labels, strict=True))
+
+    @torch.no_grad()
+    def sample(
+        self,
+        prompts: Sequence[str],
+        max_new_tokens: int = 24,
+        temperature: float = 1.0,
+        top_k: int = 0,
+        seed: int = 0,
+        batch_size: int = 64,
+    ) -> list[str]:
+        """One sampled continuation of each prompt, whitespace-normalised (the label samples and answers)."""
+        torch.manual_seed(seed)
+        out: list[str] = []
         for i in range(0, len(prompts), batch_size):
-            chunk = prompts[i : i + batch_size]
-            enc = self._encode_prompts([p for p, _ in chunk])
+            enc = self._encode_prompts(prompts[i : i + batch_size])
             gen = self.model.generate(
                 **enc,
                 do_sample=True,
@@ -114,7 +129,7 @@ class ServerLLM:
                 eos_token_id=self.tokenizer.eos_token_id,
             )
             texts = self.tokenizer.batch_decode(gen[:, enc["input_ids"].shape[1] :], skip_special_tokens=True)
-            out.extend((" ".join(t.split()), label) for t, (_, label) in zip(texts, chunk, strict=True))
+            out.extend(" ".join(t.split()) for t in texts)
         return out
 
     def _encode_prompts(self, prompts: Sequence[str]):
@@ -209,10 +224,16 @@ class ServerLLM:
         quality: Sequence[float],
         s: FinetuneSettings,
         general_text: Sequence[str] = (),
+        prefixes: Sequence[str] | None = None,
+        weights: Sequence[float] | None = None,
     ) -> dict[str, float]:
-        """Feedback-weighted likelihood on the synthetic samples, with the configured regulariser."""
-        weights = self.sample_weights(quality, s)
-        items = [(t, y, w) for (t, y), w in zip(samples, weights, strict=True) if w != 0 and t]
+        """Feedback-weighted likelihood on the synthetic samples, with the configured regulariser.
+
+        Each sample continues its label's prompt, or `prefixes` (response mode: the prompt it answers);
+        `weights` replace the threshold rule (response mode's best-of-n selection)."""
+        weights = list(weights) if weights is not None else self.sample_weights(quality, s)
+        prefixes = list(prefixes) if prefixes is not None else [task.prompt(y) for _, y in samples]
+        items = [(p, t, w) for p, (t, _), w in zip(prefixes, samples, weights, strict=True) if w != 0 and t]
         stats = {
             "llm_train_samples": float(sum(w > 0 for *_, w in items)),
             "llm_pushed_down": float(sum(w < 0 for *_, w in items)),
@@ -231,7 +252,7 @@ class ServerLLM:
             rng.shuffle(items)
             for i in range(0, len(items), s.batch_size):
                 batch = items[i : i + s.batch_size]
-                loss = self._weighted_loss(task, batch, ref, s)
+                loss = self._weighted_loss(batch, ref, s)
                 if "replay" in s.regularizers and general_text:
                     replay = rng.sample(list(general_text), min(len(general_text), s.batch_size))
                     ids, attn, target = self._batch([""] * len(replay), replay)
@@ -246,8 +267,8 @@ class ServerLLM:
         stats["llm_loss"] = sum(losses) / len(losses)
         return stats
 
-    def _weighted_loss(self, task: Task, batch, ref, s: FinetuneSettings) -> torch.Tensor:
-        ids, attn, target = self._batch([task.prompt(y) for _, y, _ in batch], [t for t, _, _ in batch])
+    def _weighted_loss(self, batch, ref, s: FinetuneSettings) -> torch.Tensor:
+        ids, attn, target = self._batch([p for p, _, _ in batch], [t for _, t, _ in batch])
         logp, mask, logits = self._token_logprobs(self.model, ids, attn, target)
         w = torch.tensor([w for *_, w in batch], device=self.device)
         n_tok = mask.sum(-1).clamp_min(1)

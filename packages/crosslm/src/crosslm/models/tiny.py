@@ -266,13 +266,13 @@ def materialize(cfg, models_dir: str | Path, progress: bool = False):
             "server to build tiny models from; `tiny:` models need at least 20 (e.g. public-fraction = 0.2)"
         )
     texts = [ex.text for ex in public]
-    prompts = [task.prompt(label) for label in task.labels]
+    prompts = _llm_prefixes(cfg, task, public)
     changes: dict = {}
     if cfg.llm.startswith("tiny:"):
         path = models_dir / f"llm-{cfg.llm[5:]}"
         if not (path / "config.json").exists():
             train = [ex for i, ex in enumerate(public) if i % 5]
-            corpus = [f"{task.prompt(ex.label)} {ex.text}" for ex in train] + [ex.text for ex in train]
+            corpus = _llm_corpus(cfg, task, train)
             build_tiny_causal_lm(
                 path,
                 cfg.llm[5:],
@@ -285,7 +285,8 @@ def materialize(cfg, models_dir: str | Path, progress: bool = False):
         changes["llm"] = str(path)
         if not cfg.general_text:
             general = models_dir / "general.txt"
-            general.write_text("\n".join(texts) + "\n")  # read_general_text holds out every 5th line
+            # read_general_text holds out every 5th line
+            general.write_text("\n".join(_plain(cfg, ex) for ex in public) + "\n")
             changes["general_text"] = str(general)
     slms = []
     for i, spec in enumerate(cfg.slm_list):
@@ -297,3 +298,33 @@ def materialize(cfg, models_dir: str | Path, progress: bool = False):
         slms.append(spec)
     changes["slms"] = ",".join(slms)
     return cfg.replace(**changes)
+
+
+def _plain(cfg, ex) -> str:
+    """An example's text as the LLM reads it plain: the answer alone in response mode."""
+    from crosslm.reward import SEPARATOR
+
+    return ex.text.split(SEPARATOR, 1)[-1] if cfg.response else ex.text
+
+
+def _llm_corpus(cfg, task, examples) -> list[str]:
+    """Pretraining documents: "<label prompt> <text>" (classify) or "<templated prompt> <answer>"
+    (response), plus the plain texts."""
+    from crosslm.reward import llm_prompt
+
+    if cfg.response:
+        headed = [f"{llm_prompt(cfg.response_template, ex.prompt)} {_plain(cfg, ex)}" for ex in examples]
+    else:
+        headed = [f"{task.prompt(ex.label)} {ex.text}" for ex in examples]
+    return headed + [_plain(cfg, ex) for ex in examples]
+
+
+def _llm_prefixes(cfg, task, public) -> list[str]:
+    """Texts whose words the LLM's tokenizer must know: the label prompts, or the server's prompts."""
+    if not cfg.response:
+        return [task.prompt(label) for label in task.labels]
+    from crosslm.response import server_prompts
+    from crosslm.reward import llm_prompt
+
+    train, held_out = server_prompts(cfg, public)
+    return [llm_prompt(cfg.response_template, p) for p in train + held_out]
