@@ -58,6 +58,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--db-warmup", type=int, default=5,
                    help="seconds of load on each server before the first level (a new cluster is slow)")
     p.add_argument("--workers", type=int, default=2, help="worker processes of each server")
+    p.add_argument("--ours-workers", type=int, default=None,
+                   help="worker processes of ours only (default: --workers); the reference keeps --workers")
     p.add_argument("--server-cpus", type=cpu_set, default=None,
                    help="CPUs of both servers and PostgreSQL (default: the first half: core 0 on 2 cores)")
     p.add_argument("--load-cpus", type=cpu_set, default=None,
@@ -67,7 +69,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--no-profile", dest="profile", action="store_false", help="skip the py-spy profiles")
     p.add_argument("--out", type=Path, default=Path("services/collector/benchmarks"))
     a = p.parse_args(argv)
-    if a.seconds < 1 or a.workers < 1 or a.warmup < 0 or a.db_warmup < 0 or min(a.clients) < 1:
+    if (a.seconds < 1 or a.workers < 1 or (a.ours_workers is not None and a.ours_workers < 1)
+            or a.warmup < 0 or a.db_warmup < 0 or min(a.clients) < 1):
         p.error("--seconds, --workers and --clients must be >= 1, warm-ups >= 0")
     return a
 
@@ -77,7 +80,7 @@ if __name__ == "__main__":
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: apt-get install -y wrk")
     result = main(clients=a.clients, seconds=a.seconds, warmup=a.warmup, db_warmup=a.db_warmup,
-                  workers=a.workers, out=a.out, sqlite=a.sqlite,
+                  workers=a.workers, ours_workers=a.ours_workers or a.workers, out=a.out, sqlite=a.sqlite,
                   profile_clients=a.profile_clients if a.profile else None, server_cpus=a.server_cpus,
                   load_cpus=a.load_cpus)
     lost = [r for r in result["results"] if r["stored_missing"] or r["stored_duplicated"]]

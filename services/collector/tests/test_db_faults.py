@@ -21,7 +21,7 @@ from sqlalchemy import event
 from sharelm_collector.core.config import Settings
 from sharelm_collector.core.migrate import upgrade
 from sharelm_collector.devtools.postgres import PostgresCluster, find_bindir
-from sharelm_collector.devtools.samples import conversation
+from sharelm_collector.devtools.samples import conversation, plugin_upload
 from sharelm_collector.devtools.server import CollectorServer
 from sharelm_collector.main import create_app
 
@@ -61,6 +61,10 @@ def test_a_frozen_postgres_costs_a_bounded_wait_then_503(own_cluster, tmp_path):
                 r, took = _timed(lambda: client.post("/v1/conversations", json=conversation(), headers=auth))
                 assert r.status_code == 503 and "retry-after" in r.headers, r.text
                 assert took < 9, f"a write waited {took:.1f} s on a frozen database"
+                # The plugin's anonymous upload (group-committed on its own connection): bounded alike.
+                r, took = _timed(lambda: client.post("/api/endpoint", json=plugin_upload()))
+                assert r.status_code == 503 and "retry-after" in r.headers, r.text
+                assert took < 9, f"a plugin upload waited {took:.1f} s on a frozen database"
                 r, took = _timed(lambda: client.get("/readyz"))
                 assert r.status_code == 503 and r.json()["status"] in ("timeout", "unavailable"), r.text
                 assert took < 9, f"/readyz waited {took:.1f} s on a frozen database"
@@ -71,6 +75,7 @@ def test_a_frozen_postgres_costs_a_bounded_wait_then_503(own_cluster, tmp_path):
             assert time.monotonic() < deadline, "not ready again after the database thawed"
             time.sleep(0.2)
         assert client.post("/v1/conversations", json=conversation(), headers=auth).status_code == 201
+        assert client.post("/api/endpoint", json=plugin_upload()).status_code == 200
         assert "database timeout" in server.read_log()
 
 
@@ -83,6 +88,7 @@ def test_postgres_stopped_hard_under_load_answers_every_request(own_cluster, tmp
         auth = {"Authorization": f"Bearer {token}"}
         stop = threading.Event()
         statuses: list[int] = []
+        plugin_statuses: list[int] = []
         broken: list[str] = []
 
         def load() -> None:
@@ -93,7 +99,16 @@ def test_postgres_stopped_hard_under_load_answers_every_request(own_cluster, tmp
                     except httpx.HTTPError as exc:  # a reset, a closed connection: no answer at all
                         broken.append(repr(exc))
 
-        threads = [threading.Thread(target=load) for _ in range(8)]
+        def plugin_load() -> None:  # anonymous uploads: group-committed on PostgreSQL
+            with httpx.Client(base_url=server.url, timeout=30) as client:
+                while not stop.is_set():
+                    try:
+                        plugin_statuses.append(client.post("/api/endpoint", json=plugin_upload()).status_code)
+                    except httpx.HTTPError as exc:
+                        broken.append(repr(exc))
+
+        threads = [threading.Thread(target=load) for _ in range(6)]
+        threads += [threading.Thread(target=plugin_load) for _ in range(4)]
         for t in threads:
             t.start()
         try:
@@ -102,7 +117,8 @@ def test_postgres_stopped_hard_under_load_answers_every_request(own_cluster, tmp
             time.sleep(3.0)
             own_cluster.start_server()
             deadline = time.monotonic() + 30
-            while time.monotonic() < deadline and (len(statuses) < 5 or statuses[-1] != 201):
+            while time.monotonic() < deadline and (len(statuses) < 5 or statuses[-1] != 201
+                                                   or not plugin_statuses or plugin_statuses[-1] != 200):
                 time.sleep(0.2)
         finally:
             stop.set()
@@ -111,6 +127,8 @@ def test_postgres_stopped_hard_under_load_answers_every_request(own_cluster, tmp
         assert not broken, broken[:5]
         assert set(statuses) <= {201, 503}, sorted(set(statuses))
         assert 503 in statuses and statuses[-1] == 201  # failed while it was down, recovered by itself
+        assert set(plugin_statuses) <= {200, 503}, sorted(set(plugin_statuses))
+        assert 503 in plugin_statuses and plugin_statuses[-1] == 200
         assert httpx.get(server.url + "/readyz").status_code == 200
         assert "Traceback" not in server.read_log()
 

@@ -14,11 +14,13 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from sharelm import Conversation
-from sharelm_collector.devtools.samples import conversation
+from sharelm_collector.devtools.samples import conversation, plugin_upload
 from sharelm_collector.devtools.server import CollectorServer
 
 UPLOADERS = 12
 KILL_AFTER_ACKS = 150
+# 12 uploaders from one address would spend the per-address limit before the kill.
+NO_LIMITS = {"SHARELM_COLLECTOR_RATE_LIMIT_PER_IP": "0"}
 
 
 def upload_until_failure(url: str, auth: dict, prefix: str, acked: list, in_doubt: list, refused: list,
@@ -109,3 +111,85 @@ def test_sigkill_loses_nothing_acknowledged(backend, tmp_path, request):
             assert httpx.get(server.url + "/readyz").status_code == 503
     finally:
         server.stop()
+
+
+# --- the public plugin's anonymous uploads: on PostgreSQL these are group-committed (core.groupcommit) ------
+
+
+def plugin_uploads_until_failure(url: str, prefix: str, acked: list, in_doubt: list, refused: list,
+                                 stop: threading.Event) -> None:
+    with httpx.Client(base_url=url, timeout=10.0) as client:
+        for i in range(100_000):
+            if stop.is_set():
+                return
+            body = plugin_upload(f"{prefix}-{i}", user_msgs=[f"{prefix}-{i} question"],
+                                 bot_msgs=[f"answer {i}"], user_id=f"plugin-{prefix}")
+            try:
+                r = client.post("/api/endpoint", json=body)
+            except httpx.HTTPError:
+                in_doubt.append(body)
+                return
+            if r.status_code != 200 or r.json()["conversation_id"] != body["conversation_id"]:
+                refused.append((r.status_code, r.text[:200]))
+                return
+            acked.append(body)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_sigkill_loses_no_acknowledged_plugin_upload(backend, tmp_path, request):
+    """Anonymous plugin uploads, grouped into shared commits on PostgreSQL: each acknowledged one is stored
+    exactly once and whole after a SIGKILL mid-load, and re-sending the unanswered ones adds no duplicate."""
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'fault.db'}"
+    else:
+        url = request.getfixturevalue("pg_cluster").create_database("pfault_" + uuid.uuid4().hex[:8])
+    server = CollectorServer(url, tmp_path, workers=2, env=NO_LIMITS).start()
+    try:
+        acked: list[dict] = []
+        in_doubt: list[dict] = []
+        refused: list[tuple[int, str]] = []
+        stop = threading.Event()
+        threads = [threading.Thread(target=plugin_uploads_until_failure,
+                                    args=(server.url, f"p{n}", acked, in_doubt, refused, stop))
+                   for n in range(UPLOADERS)]
+        for t in threads:
+            t.start()
+        deadline = time.monotonic() + 30
+        while len(acked) < KILL_AFTER_ACKS and time.monotonic() < deadline:
+            time.sleep(0.01)
+        server.kill()
+        stop.set()
+        for t in threads:
+            t.join(15)
+        assert not refused, refused
+        assert len(acked) >= KILL_AFTER_ACKS, "the load never got going"
+
+        server.start(migrate=False)
+        sent = {b["conversation_id"]: b for b in acked + in_doubt}
+        rows = _stored(url)
+        stored = [cid for cid, _ in rows]
+        assert len(stored) == len(set(stored)), "an upload was stored twice"
+        assert set(stored) <= set(sent), "something nobody sent was stored"
+        missing = {b["conversation_id"] for b in acked} - set(stored)
+        assert not missing, f"{len(missing)} acknowledged uploads lost"
+        for cid, document in rows:
+            got = Conversation.model_validate_json(document)
+            assert [m.content for m in got.conversation] == [*sent[cid]["user_msgs"], *sent[cid]["bot_msgs"]]
+
+        with httpx.Client(base_url=server.url, timeout=10.0) as client:
+            for body in in_doubt:  # the plugin's retry: the same upload again
+                assert client.post("/api/endpoint", json=body).status_code == 200
+        after = [cid for cid, _ in _stored(url)]
+        assert sorted(after) == sorted(sent)
+    finally:
+        server.stop()
+
+
+def _stored(url: str) -> list[tuple[str, str]]:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT conversation_id, document FROM conversations"))
+            return [tuple(r) for r in rows]
+    finally:
+        engine.dispose()

@@ -149,7 +149,8 @@ def run_levels(targets: list[Target], clients: list[int], seconds: float, warmup
     return rows
 
 
-def main(*, clients: list[int], seconds: float, warmup: float, db_warmup: float, workers: int, out: Path,
+def main(*, clients: list[int], seconds: float, warmup: float, db_warmup: float, workers: int,
+         out: Path, ours_workers: int | None = None,
          sqlite: bool, profile_clients: int | None, server_cpus: set[int] | None,
          load_cpus: set[int] | None) -> dict:
     from rich.console import Console
@@ -167,7 +168,8 @@ def main(*, clients: list[int], seconds: float, warmup: float, db_warmup: float,
     meta = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"), "host": platform.node(),
         "cpus": os.cpu_count(), "server_cpus": sorted(server_cpus), "load_cpus": sorted(load_cpus),
-        "workers": workers, "seconds": seconds, "warmup_s": warmup, "db_warmup_s": db_warmup,
+        "workers": workers, "ours_workers": ours_workers or workers, "seconds": seconds, "warmup_s": warmup,
+        "db_warmup_s": db_warmup,
         "loadavg_before": os.getloadavg(), "uptime_before": uptime(),
     }
     rows: list[dict] = []
@@ -189,7 +191,8 @@ def main(*, clients: list[int], seconds: float, warmup: float, db_warmup: float,
             ref_url, ours_url = cluster.create_database("reference"), cluster.create_database("ours")
             with start_pinned(ReferenceServer(ref_url, workdir / REFERENCE, workers=workers),
                               server_cpus) as ref, \
-                 start_pinned(CollectorServer(ours_url, workdir / OURS, workers=workers, env=SERVER_ENV),
+                 start_pinned(CollectorServer(ours_url, workdir / OURS, workers=ours_workers or workers,
+                                              env=SERVER_ENV),
                               server_cpus) as ours:
                 targets = [Target(REFERENCE, "postgres", ref.url, ref_url, ref.proc.pid, db_pid, workdir),
                            Target(OURS, "postgres", ours.url, ours_url, ours.proc.pid, db_pid, workdir)]
@@ -208,7 +211,8 @@ def main(*, clients: list[int], seconds: float, warmup: float, db_warmup: float,
                     meta["after_profiles"] = {t.label: check_stored(t.database_url, t.acked) for t in targets}
         if sqlite:
             url = f"sqlite:///{workdir / 'bench.db'}"
-            with start_pinned(CollectorServer(url, workdir / "sqlite", workers=workers, env=SERVER_ENV),
+            with start_pinned(CollectorServer(url, workdir / "sqlite", workers=ours_workers or workers,
+                                              env=SERVER_ENV),
                               server_cpus) as server:
                 t = Target(OURS, "sqlite", server.url, url, server.proc.pid, None, workdir)
                 meta["affinity"]["ours-sqlite"] = affinity(server.proc.pid)
@@ -276,7 +280,8 @@ def report(result: dict) -> str:
         f"# Collector upload benchmark, side by side ({m['date']})",
         "",
         f"Reference design (Flask, gunicorn {m['workers']} sync workers, one shared session) and "
-        f"sharelm-collector (uvicorn, {m['workers']} workers) on one PostgreSQL 15 (fsync on, separate "
+        f"sharelm-collector (uvicorn, {m.get('ours_workers', m['workers'])} workers) on one PostgreSQL 15 "
+        f"(fsync on, separate "
         f"databases); then ours on SQLite. Servers and PostgreSQL on CPUs {m['server_cpus'] or 'all'}, "
         f"wrk on CPUs {m['load_cpus'] or 'all'}; {m['seconds']:g} s measured per level after "
         f"{m['warmup_s']:g} s of warm-up, every body a unique ~1 KB plugin upload (`POST /api/endpoint`, "

@@ -11,6 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sharelm_collector import __version__
+from sharelm_collector.api.fastpath import PluginFastPath
 from sharelm_collector.api.main import api_router
 from sharelm_collector.core import errors, groupcommit
 from sharelm_collector.core.bodylimit import BodySizeLimitMiddleware
@@ -90,6 +91,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # The last added is the outermost. The catch-all is innermost, so the metrics, the body cap and CORS see
     # its 500 as an ordinary answer; CORS headers go on the plugin route's every answer (a 413 included), and
     # the metrics count the body cap's refusals.
+    # Innermost: the plugin's anonymous upload on PostgreSQL as plain ASGI (api.fastpath), inside every
+    # middleware the route has.
+    app.add_middleware(PluginFastPath)
     app.add_middleware(errors.CatchAllMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes,
                        drain_max_bytes=settings.drain_max_bytes, drain_timeout_s=settings.drain_timeout_s)

@@ -38,7 +38,7 @@ def _close_quietly(session: Session) -> None:
                        type(exc).__name__)
 
 
-async def _close(session: Session) -> None:
+async def close_session(session: Session) -> None:
     if session.in_transaction():  # a read, or a write that failed: the closing rollback is database I/O
         await run_in_threadpool(_close_quietly, session)
     else:
@@ -50,7 +50,7 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
     try:
         yield session
     finally:
-        await _close(session)
+        await close_session(session)
 
 
 async def get_read_session(request: Request) -> AsyncIterator[Session]:
@@ -58,7 +58,7 @@ async def get_read_session(request: Request) -> AsyncIterator[Session]:
     try:
         yield session
     finally:
-        await _close(session)
+        await close_session(session)
 
 
 SessionDep = Annotated[Session, Depends(get_session)]

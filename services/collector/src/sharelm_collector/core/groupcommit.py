@@ -1,16 +1,19 @@
 """Group commit of new anonymous plugin uploads on PostgreSQL, on psycopg 3's async driver (no thread-pool
-hop): the inserts that arrive while the previous group's COMMIT is in flight (or in the same turn of the
-event loop) are written by one INSERT ... SELECT FROM unnest(...) ON CONFLICT DO NOTHING and one COMMIT,
-and each request is answered only once that COMMIT has returned (its row is durable).
+hop): the inserts that arrive while the previous group's statement is in flight (or in the same turn of the
+event loop) are written by one INSERT ... SELECT FROM unnest(...) ON CONFLICT DO NOTHING, run in autocommit:
+the statement is its own transaction, committed before the server answers it, so a group costs one round
+trip (no BEGIN, no separate COMMIT), and each request is answered only once that answer has come (its row is
+durable: `synchronous_commit` is PostgreSQL's default, on).
 
 Per-row outcomes: a row the statement inserted is "created"; a row whose (owner, conversation_id) is stored
 already comes back as `False` and its request takes the ordinary path (the re-post rules); two uploads with
 the same key in one group are never written together (the later one waits for the next group). A group
-that fails before its COMMIT was sent committed nothing: on database trouble (down, frozen, out of disk,
-timed out) every request in it gets that error (a 503), on anything else (a value the database refuses, a
-missing table) every request retries alone on the ordinary path, so one bad row never fails the others. A
-COMMIT that fails or times out has an unknown outcome: every request in the group gets a 503 and its
-client's retry is idempotent (the same key is then found stored and treated as a re-post).
+whose statement the server refused committed nothing (the statement is atomic): on database trouble (down,
+frozen, out of disk, timed out) every request in it gets that error (a 503), on anything else (a value the
+database refuses, a missing table) every request retries alone on the ordinary path, so one bad row never
+fails the others. A statement lost on the way (connection broken, no answer in time) has an unknown
+outcome: every request in the group gets a 503 and its client's retry is idempotent (the same key is then
+found stored and treated as a re-post).
 
 Every wait is bounded as on the sync path: connecting (`connect_timeout` and a deadline), each statement on
 the server (`statement_timeout`, `lock_timeout`), and each group on the client (`db_timeout_s` + 1 s, after
@@ -32,11 +35,12 @@ from sharelm_collector.core.config import Settings
 
 logger = logging.getLogger("sharelm_collector.db")
 
+# Binary parameters (%b): the documents travel as they are, without text-array quoting and escaping.
 _INSERT_NEW = (
     "INSERT INTO conversations (owner, contributor_id, conversation_id, source, document, version, "
     "created_at, updated_at) "
-    "SELECT o, NULL, c, s, d, 1, t, t FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], "
-    "%s::timestamptz[]) AS u(o, c, s, d, t) "
+    "SELECT o, NULL, c, s, d, 1, t, t FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], "
+    "%b::timestamptz[]) AS u(o, c, s, d, t) "
     "ON CONFLICT (owner, conversation_id) DO NOTHING RETURNING owner, conversation_id"
 )
 
@@ -97,7 +101,8 @@ class GroupCommitter:
     async def _connection(self) -> psycopg.AsyncConnection:
         if self._conn is None or self._conn.closed:
             self._conn = await asyncio.wait_for(
-                psycopg.AsyncConnection.connect(self._dsn, **self._connect_kwargs), self._io_timeout)
+                psycopg.AsyncConnection.connect(self._dsn, autocommit=True, **self._connect_kwargs),
+                self._io_timeout)
         return self._conn
 
     def _discard(self) -> None:
@@ -123,16 +128,14 @@ class GroupCommitter:
             self._flushing = False
 
     async def _commit_group(self, group: list[_Item]) -> None:
-        committing = False
         try:
             async with asyncio.timeout(self._io_timeout):
                 conn = await self._connection()
+                # Autocommit: committed once this returns (psycopg waits for the server's ReadyForQuery).
                 cur = await conn.execute(_INSERT_NEW, (
                     [i.owner for i in group], [i.conversation_id for i in group], [i.source for i in group],
                     [i.document for i in group], [i.now for i in group]))
                 inserted = set(await cur.fetchall())
-                committing = True
-                await conn.commit()
         except BaseException as exc:
             if isinstance(exc, TimeoutError):
                 self._discard()
@@ -144,13 +147,12 @@ class GroupCommitter:
                     if not item.future.done():
                         item.future.set_exception(_unavailable(psycopg.OperationalError("cancelled")))
                 raise
-            if committing or isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError | OSError):
-                # Database trouble, or a COMMIT with an unknown outcome: a 503 for each (retries are
+            if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError | OSError):
+                # Database trouble, or a statement with an unknown outcome: a 503 for each (retries are
                 # idempotent). The connection may be unusable: a new one for the next group.
                 self._discard()
                 error: BaseException = _unavailable(exc)
-            else:
-                await self._rollback()
+            else:  # refused by the server: nothing of the group was committed
                 error = RetryAlone(str(exc))
             for item in group:
                 if not item.future.done():
@@ -161,16 +163,6 @@ class GroupCommitter:
         for item in group:
             if not item.future.done():
                 item.future.set_result((item.owner, item.conversation_id) in inserted)
-
-    async def _rollback(self) -> None:
-        conn = self._conn
-        if conn is None:
-            return
-        try:
-            async with asyncio.timeout(self._io_timeout):
-                await conn.rollback()
-        except BaseException:  # noqa: BLE001
-            self._discard()
 
     async def close(self) -> None:
         self._discard()

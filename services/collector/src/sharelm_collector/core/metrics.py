@@ -60,5 +60,21 @@ class MetricsMiddleware:
             await self.app(scope, receive, send_wrapper)
         finally:
             route = getattr(scope.get("route"), "path", "unmatched")
-            REQUESTS.labels(scope["method"], route, str(status)).inc()
-            LATENCY.labels(scope["method"], route).observe(time.perf_counter() - start)
+            requests, latency = _children(scope["method"], route, status)
+            requests.inc()
+            latency.observe(time.perf_counter() - start)
+
+
+_CHILDREN: dict[tuple[str, str, int], tuple] = {}
+
+
+def _children(method: str, route: str, status: int) -> tuple:
+    """The labelled counter and histogram, looked up once per (method, route template, status): `labels()`
+    costs a lock and a tuple of strings per call. As bounded as the metric's own children: methods are the
+    HTTP parser's fixed set, routes the router's templates (an unknown path is "unmatched")."""
+    key = (method, route, status)
+    children = _CHILDREN.get(key)
+    if children is None:
+        children = _CHILDREN[key] = (REQUESTS.labels(method, route, str(status)),
+                                     LATENCY.labels(method, route))
+    return children

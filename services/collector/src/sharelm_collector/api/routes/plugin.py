@@ -8,7 +8,14 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
 from sharelm_collector import crud, ingest
-from sharelm_collector.api.deps import Caller, OptionalCallerDep, SessionDep, limit_ip, resolve_contributor
+from sharelm_collector.api.deps import (
+    Caller,
+    OptionalCallerDep,
+    SessionDep,
+    close_session,
+    limit_ip,
+    resolve_contributor,
+)
 from sharelm_collector.core import groupcommit, metrics
 from sharelm_collector.core.security import contributor_owner, plugin_owner, plugin_pseudonym
 from sharelm_collector.models import utcnow
@@ -16,6 +23,7 @@ from sharelm_collector.schemas import PluginSaved, problems
 
 router = APIRouter(tags=["plugin"], dependencies=[Depends(limit_ip)],
                    responses=problems(400, 401, 409, 413, 429, 503))
+_CREATED = metrics.STORED.labels("created")  # the hot path's counter, looked up once
 
 
 @router.post(
@@ -36,27 +44,39 @@ async def save_plugin_upload(
     upload: ingest.CappedPluginUpload, request: Request, session: SessionDep, caller: OptionalCallerDep
 ) -> PluginSaved:
     state = request.app.state
-    if caller is None and state.settings.async_path and not state.settings.is_sqlite:
-        # In the event loop: redaction and the document's check are CPU work, the insert is grouped with
-        # the other requests' (core.groupcommit); only a re-post of a stored conversation, or a group that
-        # failed for one of its rows, takes the thread pool.
-        keys = state.db.keys
-        key = keys._key if keys._key is not None else await run_in_threadpool(keys.get)
-        conv = ingest.redacted(ingest.from_plugin(upload))
-        conv, document = ingest.document(conv, user_id=plugin_pseudonym(key, upload.user_id))
-        owner, source = plugin_owner(upload.user_id), ingest.source_label(conv.source)
-        try:
-            created = await groupcommit.for_loop(state).insert_new(
-                owner=owner, conversation_id=conv.conversation_id, source=source, document=document,
-                now=utcnow())
-        except groupcommit.RetryAlone:
-            created = False
-        if created:
-            metrics.STORED.labels("created").inc()
-        else:
-            await run_in_threadpool(_extend_anonymous, session, conv, document, owner, source)
-        return _saved(conv.conversation_id)
+    if caller is None and async_path(state.settings):
+        return _saved(await save_anonymous(state, upload))
     return await run_in_threadpool(_save, upload, request, session, caller)
+
+
+def async_path(settings) -> bool:
+    return settings.async_path and not settings.is_sqlite
+
+
+async def save_anonymous(state, upload: ingest.CappedPluginUpload) -> str:
+    """An anonymous upload in the event loop (PostgreSQL): redaction and the document's check are CPU work,
+    the insert is grouped with the other requests' (core.groupcommit); only a re-post of a stored
+    conversation, or a group that failed for one of its rows, takes the thread pool. Returns the
+    conversation id once its row is committed."""
+    keys = state.db.keys
+    key = keys._key if keys._key is not None else await run_in_threadpool(keys.get)
+    conv = ingest.redacted(ingest.from_plugin(upload))
+    conv, document = ingest.document(conv, user_id=plugin_pseudonym(key, upload.user_id))
+    owner, source = plugin_owner(upload.user_id), ingest.source_label(conv.source)
+    try:
+        created = await groupcommit.for_loop(state).insert_new(
+            owner=owner, conversation_id=conv.conversation_id, source=source, document=document, now=utcnow())
+    except groupcommit.RetryAlone:
+        created = False
+    if created:
+        _CREATED.inc()
+    else:
+        session = state.db.session()
+        try:
+            await run_in_threadpool(_extend_anonymous, session, conv, document, owner, source)
+        finally:
+            await close_session(session)
+    return conv.conversation_id
 
 
 def _saved(conversation_id: str) -> JSONResponse:
