@@ -58,7 +58,7 @@ def run_round(
     loss = slm.train(
         [ex.text for ex in silo.train] + syn_texts,
         [ex.label for ex in silo.train] + syn_labels,
-        [1.0] * len(silo.train) + [cfg.synthetic_weight * w for w in msg["train_weights"]],
+        [1.0] * len(silo.train) + _synthetic_weights(cfg, msg, [ex.label for ex in silo.train]),
         epochs=cfg.slm_epochs,
         lr=cfg.slm_lr,
         batch_size=cfg.slm_batch_size,
@@ -94,6 +94,21 @@ def run_round(
     if cfg.method == "fedavg":  # floating tensors only: integer buffers are not averaged
         weights_out = {k: v for k, v in slm.model.state_dict().items() if v.is_floating_point()}
     return feedback, metrics, weights_out
+
+
+def _synthetic_weights(cfg: RunConfig, msg: dict, own_labels: list[str]) -> list[float]:
+    """Each accepted sample's loss weight: `synthetic-weight` x its quality, and with `synthetic-prior-match`
+    x min(1, own share of its label / synthetic share of it) (own counts add-one smoothed). The server's mix
+    follows the whole federation, but this client is tested on its own skew: without this, samples of labels
+    it rarely sees shift its prior away from the one its test data has."""
+    weights = [cfg.synthetic_weight * w for w in msg["train_weights"]]
+    syn = list(msg["train_labels"])
+    if not cfg.synthetic_prior_match or not syn:
+        return weights
+    own, counts = Counter(own_labels), Counter(syn)
+    labels = set(own) | set(counts)
+    own_share = {y: (own[y] + 1) / (len(own_labels) + len(labels)) for y in labels}
+    return [w * min(1.0, own_share[y] / (counts[y] / len(syn))) for w, y in zip(weights, syn, strict=True)]
 
 
 def _save(cfg: RunConfig, partition_id: int, rnd: int, slm: ClientSLM) -> None:
