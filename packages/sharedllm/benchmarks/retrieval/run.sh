@@ -1,28 +1,59 @@
 #!/usr/bin/env bash
-# Retrieval from far back (make bench-sharedllm-retrieval): continual training of SharedLLM with synthetic
-# retrieval examples mixed in (query-aware policy; the query is the question), then `sharedllm eval
-# retrieval` at 4K-32K, depths 0-1, text and code, for the query-aware and right policies, the truncated base
-# and full attention (YaRN) where it fits. The base is the chat default model's (make chat-default-model).
-# POLICY=right trains the same recipe with the right policy (the control for the paper's claim).
+# Retrieval from far back (bash packages/sharedllm/benchmarks/retrieval/run.sh), offline and from scratch.
+#   STAGE=base (the default; what ran for the README's figures):
+#     dialogs (ChatterBot English + the collection's fixtures) -> a 1024-token byte-level BPE -> a 4-layer
+#     base trained in four curriculum stages (base-*.toml, each from the previous one: repeated patterns,
+#     repeated spans, then in-window passkey prompts) -> the in-window check (`sharedllm eval passkey
+#     --method truncated` on 120-token prompts) -> needle_coverage.py (how much of the key the context tree
+#     keeps at compression 2 and 1.33, per policy).
+#   STAGE=lm, then STAGE=eval (not run for the README: they need a base that copies in its window, which
+#     the base stage has not produced yet): SharedLLM continual training with synthetic retrieval examples
+#     mixed in (lm.toml; query-aware policy, the query is the question), then `sharedllm eval retrieval` at
+#     4K-32K, depths 0-1, text and code, SharedLLM query-aware and right, truncated base, full attention
+#     (YaRN) up to 8K.
 set -euo pipefail
 BIN=${BIN:-.venv/bin}
-BASE=${BASE:-runs/chat-default/base/final}
-POLICY=${POLICY:-query}
 R=${RUNS:-runs/sharedllm-retrieval}
-OUT=${OUT:-packages/sharedllm/benchmarks/retrieval/results-$POLICY}
 HERE=packages/sharedllm/benchmarks/retrieval
-TRIALS=${TRIALS:-4}
+OUT=${OUT:-$HERE/results}
+TRIALS=${TRIALS:-5}
+STAGE=${STAGE:-base}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
-mkdir -p "$R"
-$BIN/python - "$R/dialogs.txt" <<'PY'
+mkdir -p "$R" "$OUT"
+if [ "$STAGE" = base ]; then
+  $BIN/python packages/sharedllm/scripts/chat_dialogs.py --out "$R/dialogs.jsonl" \
+    packages/collection/tests/fixtures/{lmsys,wildchat,oasst_messages,prism,sharegpt,openai,hh_rlhf}.jsonl
+  [ -f "$R/tok/tokenizer.json" ] ||
+    $BIN/sharedllm train tokenizer --data "$R/dialogs.jsonl" --kind sharelm --vocab-size 1024 --out "$R/tok"
+  prev=""
+  for stage in 1-patterns 2-spans 3-passkey 4-passkey; do  # each stage trains the previous one further
+    $BIN/sharedllm train base --tokenizer "$R/tok" --out "$R/base-$stage" --config "$HERE/base-$stage.toml" \
+      ${prev:+--set init=$prev}
+    prev=$R/base-$stage/final
+    cp "$R/base-$stage/loss_curve.png" "$OUT/loss_curve-base-$stage.png"
+  done
+  rm -rf "$R/base" && cp -r "$R/base-4-passkey" "$R/base"
+  for template in text python; do
+    $BIN/sharedllm eval passkey "$R/base/final" --method truncated --template $template --lengths 120 \
+      --depths 0,0.5,1 --trials 20 --out "$OUT/in-window-$template"
+  done
+  for tree in "tree_height=3 kv_per_node=8" "tree_height=2 kv_per_node=16"; do
+    echo "chunk_size=64 $tree"
+    $BIN/python "$HERE/needle_coverage.py" "$R/base/final" --set chunk_size=64 --set upper_window=128 \
+      $(printf -- '--set %s ' $tree) --lengths 4096,16384 --trials 40
+  done | tee "$OUT/needle_coverage.txt"
+fi
+if [ "$STAGE" = lm ]; then
+  $BIN/python - "$R/dialogs.jsonl" "$R/dialogs.txt" <<'PY'
 import sys
 from sharedllm.cli_common import read_documents
-texts = read_documents("runs/chat-default/dialogs.jsonl", "sharelm", "text", "*", None)[0]
-open(sys.argv[1], "w").write("\n".join(texts))
+texts = read_documents(sys.argv[1], "sharelm", "text", "*", None)[0]
+open(sys.argv[2], "w").write("\n".join(texts))
 PY
-start=$(date +%s)
-$BIN/sharedllm train lm "$BASE" --out "$R/sllm-$POLICY" --config "$HERE/lm.toml" --set selection_policy=$POLICY
-$BIN/sharedllm eval retrieval "$R/sllm-$POLICY/final" --base "$BASE" --lengths 4K,8K,16K,32K \
-  --depths 0,0.25,0.5,0.75,1 --trials "$TRIALS" --out "$OUT"
-cp "$R/sllm-$POLICY/loss_curve.png" "$OUT/loss_curve.png"
-echo "retrieval bench ($POLICY): $(( $(date +%s) - start )) s"
+  $BIN/sharedllm train lm "$R/base/final" --out "$R/sllm" --config "$HERE/lm.toml"
+  cp "$R/sllm/loss_curve.png" "$OUT/loss_curve-sharedllm.png"
+fi
+if [ "$STAGE" = eval ]; then
+  $BIN/sharedllm eval retrieval "$R/sllm/final" --base "$R/base/final" --lengths 120,4K,8K,16K,32K \
+    --depths 0,0.25,0.5,0.75,1 --trials "$TRIALS" --full-max-len 8192 --out "$OUT"
+fi

@@ -2,12 +2,13 @@
 retrieval heat-map benchmark, and the perplexity bench's RoPE-scaled, sinks and clustered-interval parts."""
 
 import math
+import re
 
 import pytest
 import torch
 
 from sharedllm.data.chunking import IGNORE_INDEX, collate_chunked
-from sharedllm.data.retrieval import answer_ids, retrieval_example, retrieval_examples
+from sharedllm.data.retrieval import answer_ids, copy_blocks, retrieval_example, retrieval_examples
 from sharedllm.evaluation.passkey import PasskeyTemplate
 from sharedllm.evaluation.perplexity import (
     PplRow,
@@ -58,6 +59,41 @@ def test_retrieval_examples_vary_and_mostly_hide_the_key_in_the_chunks(tokenizer
     assert batch["query_positions"].tolist() == [ex.query_end for ex in examples[:4]]
     with pytest.raises(ValueError, match="templates"):
         retrieval_examples(tokenizer, 2, 2, 64, 128, templates=("poem",))
+
+
+def test_copy_blocks_reward_copying_inside_the_window(tokenizer):
+    blocks = copy_blocks(tokenizer, 40, 256, repeat_fraction=0.5, seed=0)
+    assert blocks.shape == (40, 256) and blocks.dtype == torch.long
+    assert torch.equal(blocks, copy_blocks(tokenizer, 40, 256, repeat_fraction=0.5, seed=0))
+    assert not torch.equal(blocks, copy_blocks(tokenizer, 40, 256, repeat_fraction=0.5, seed=1))
+    texts = [tokenizer.decode(b) for b in blocks]
+    passkey = [i for i, t in enumerate(texts) if "PASS_KEY" in t or "pass key" in t]
+    assert 8 < len(passkey) < 32  # about half of the blocks
+    answered, eos = 0, re.escape(tokenizer.eos_token)  # an answer cut by the block's end has no EOS
+    for i in passkey:  # every complete prompt is answered with its own key
+        code = r"PASS_KEY = (\d+)\n(?:.*\n)*?assert PASS_KEY == (\d+)" + eos
+        for needle, answer in re.findall(code, texts[i]):
+            assert needle == answer
+            answered += 1
+        text = r"The pass key is (\d+)\. Remember it\.(?:.|\n)*?What is the pass key\? The pass key is (\d+)"
+        for needle, answer in re.findall(text + eos, texts[i]):
+            assert needle == answer
+            answered += 1
+    assert answered >= len(passkey)
+    for i in set(range(40)) - set(passkey):  # the others repeat a span of ordinary tokens
+        row = blocks[i].tolist()
+        assert min(row) > max(tokenizer.pad_token_id, tokenizer.bos_token_id, tokenizer.eos_token_id)
+        grams = [tuple(row[j : j + 4]) for j in range(len(row) - 3)]
+        assert len(set(grams)) < len(grams)
+    periodic = copy_blocks(tokenizer, 4, 128, repeat_fraction=1.0, period_fraction=1.0, seed=0)
+    for row in periodic.tolist():  # short patterns over and over: each token recurs 2 or 3 tokens later
+        assert sum(row[j] in (row[j + 2], row[j + 3]) for j in range(120)) > 80  # random: ~0
+    with pytest.raises(ValueError, match="period_fraction"):
+        copy_blocks(tokenizer, 2, 256, period_fraction=2.0)
+    with pytest.raises(ValueError, match="templates"):
+        copy_blocks(tokenizer, 2, 256, templates=("poem",))
+    with pytest.raises(ValueError, match="block_len 12 is too short"):
+        copy_blocks(tokenizer, 2, 12, repeat_fraction=0.0)
 
 
 def test_the_retrieval_benchmark_runs_every_method_and_draws_heat_maps(tokenizer, tmp_path):

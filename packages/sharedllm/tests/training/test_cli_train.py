@@ -1,5 +1,6 @@
 import json
 
+import torch
 from typer.testing import CliRunner
 
 from sharedllm.cli import app
@@ -49,9 +50,28 @@ def test_tokenizer_base_and_lm_commands_chain(code_root, tmp_path):
         "steps=2",
         "--set",
         "batch_size=2",
+        "--set",
+        "copy_mix=0.5",  # as many copy-curriculum blocks as document blocks
     )
     assert res.exit_code == 0, out
+    n_docs = int(out.split(" document blocks + ")[0].split()[-1])
+    assert f"{n_docs} document blocks + {n_docs} copy-curriculum blocks (50%)" in out
     assert (base_dir / "final" / "tokenizer.json").exists() and (base_dir / "loss_curve.png").exists()
+    # A curriculum's next stage trains that base further (same weights to start from, not a fresh model).
+    stage = ["train", "base", "--tokenizer", tok_dir, "--set", f"data={docs}", "--set", "steps=1"]
+    stage += ["--set", "batch_size=2", "--set", f"init={base_dir / 'final'}", "--set", "lr=1e-9"]
+    res, out = _invoke(*stage, "--set", "base.window=64", "--out", tmp_path / "stage2")
+    assert res.exit_code == 0, out
+    from safetensors.torch import load_file
+
+    before = load_file(base_dir / "final" / "model.safetensors")
+    after = load_file(tmp_path / "stage2" / "final" / "model.safetensors")
+    name = "model.embed_tokens.weight"
+    assert torch.allclose(before[name], after[name], atol=1e-6)  # lr ~0: the stage began from `init`
+    res, out = _invoke(*stage, "--out", tmp_path / "stage3")  # window 512 (the default) != init's 64
+    assert res.exit_code == 2 and "has window 64, but base.window is 512" in out
+    res, out = _invoke(*stage, "--set", f"init={tmp_path / 'nowhere'}", "--out", tmp_path / "stage4")
+    assert res.exit_code == 2 and "is not a model checkpoint" in out
     res, out = _invoke(
         "train",
         "lm",

@@ -87,6 +87,10 @@ def run_retrieval(
     return out
 
 
+def length_label(n: int) -> str:
+    return f"{n // 1024}K" if n >= 1024 and n % 1024 == 0 else str(n)
+
+
 def mean_over_depths(grid: list[list[float | None]]) -> list[float | None]:
     cols = list(zip(*grid, strict=True))
     return [None if any(v is None for v in c) else sum(c) / len(c) for c in cols]
@@ -94,7 +98,7 @@ def mean_over_depths(grid: list[list[float | None]]) -> list[float | None]:
 
 def retrieval_table(results: dict, lengths: Sequence[int]) -> str:
     """Accuracy averaged over depths, one row per (template, method), one column per length."""
-    head = "| template | method | " + " | ".join(f"{n // 1024}K" for n in lengths) + " |"
+    head = "| template | method | " + " | ".join(length_label(n) for n in lengths) + " |"
     lines = [head, "|---|---|" + "---:|" * len(lengths)]
     for template, grids in results.items():
         for method, grid in grids.items():
@@ -132,7 +136,7 @@ def plot_retrieval(
                 for j in range(len(lengths)):
                     if not np.isnan(data[i, j]):
                         ax.text(j, i, f"{data[i, j]:.0%}", ha="center", va="center", fontsize=7)
-            ax.set_xticks(range(len(lengths)), [f"{n // 1024}K" for n in lengths], fontsize=7)
+            ax.set_xticks(range(len(lengths)), [length_label(n) for n in lengths], fontsize=7)
             ax.set_yticks(range(len(depths)), [f"{d:.0%}" for d in depths], fontsize=7)
             ax.set_title(f"{LABELS.get(method, method)}\n({template})", fontsize=8)
             if c == 0:

@@ -81,7 +81,7 @@ def base(
     from transformers import AutoTokenizer
 
     from sharedllm.data.tokenized import tokenize_documents
-    from sharedllm.training.base import PackedBlocks, build_base_model, collate_blocks
+    from sharedllm.training.base import PackedBlocks, collate_blocks
     from sharedllm.training.loop import train
 
     s = _settings("base", config, overrides)
@@ -90,15 +90,56 @@ def base(
     docs = tokenize_documents(tok, _documents(s))
     try:
         dataset = PackedBlocks(docs, s.base.window, tok.eos_token_id)
-        model = build_base_model(
-            len(tok), s.base, tok.pad_token_id, tok.bos_token_id, tok.eos_token_id, s.seed
-        )
+        if s.copy_mix:
+            dataset = mix_copy_blocks(dataset, tok, s)
+        model = _base_model(tok, s)
     except ValueError as exc:
         fail(str(exc))
     _record(s, out)
     result = train(model, dataset, collate_blocks, cfg, description="base pretraining")
     tok.save_pretrained(result.final_dir)
     typer.echo(f"final loss {result.final_loss:.3f}; model in {result.final_dir}; curve {result.loss_curve}")
+
+
+def _base_model(tok, s: TrainSettings):
+    """A fresh base of shape `s.base`, or the `init` checkpoint trained further (a curriculum's stage)."""
+    from transformers import AutoModelForCausalLM
+
+    from sharedllm.training.base import build_base_model
+
+    if s.init is None:
+        ids = (tok.pad_token_id, tok.bos_token_id, tok.eos_token_id)
+        return build_base_model(len(tok), s.base, *ids, s.seed)
+    if not (Path(s.init) / "config.json").is_file():
+        raise ValueError(f"init {s.init} is not a model checkpoint (no config.json)")
+    model = AutoModelForCausalLM.from_pretrained(s.init)
+    window = model.config.max_position_embeddings
+    if window != s.base.window:
+        raise ValueError(f"init {s.init} has window {window}, but base.window is {s.base.window}")
+    return model
+
+
+def mix_copy_blocks(dataset, tok, s: TrainSettings):
+    """The documents' blocks plus the copy curriculum, `copy_mix` of the total."""
+    import torch
+
+    from sharedllm.data.retrieval import copy_blocks
+
+    if not 0.0 <= s.copy_mix < 1.0:
+        raise ValueError(f"copy_mix must be in [0, 1), got {s.copy_mix}")
+    n = round(len(dataset) * s.copy_mix / (1.0 - s.copy_mix))
+    extra = copy_blocks(
+        tok,
+        n,
+        s.base.window,
+        s.retrieval_templates,
+        repeat_fraction=s.copy_repeat_fraction,
+        period_fraction=s.copy_period_fraction,
+        seed=s.seed + 104729,
+    )
+    typer.echo(f"{len(dataset)} document blocks + {n} copy-curriculum blocks ({s.copy_mix:.0%})")
+    dataset.blocks = torch.cat([dataset.blocks, extra])
+    return dataset
 
 
 def load_sharedllm(model: str, s: TrainSettings):

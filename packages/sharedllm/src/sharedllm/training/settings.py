@@ -37,6 +37,13 @@ class TrainSettings:
     seed: int = 0
     # `train base`: the model trained from scratch
     base: BaseShape = BaseShape()
+    # `train base`: this fraction of the blocks are the copy curriculum (`sharedllm.data.retrieval.
+    # copy_blocks`: repeated random spans or patterns, in-window passkey prompts in `retrieval_templates`),
+    # which a tiny base needs before any retrieval stage can work. 0: the documents only.
+    copy_mix: float = 0.0
+    copy_repeat_fraction: float = 0.3  # of the curriculum: repeated random spans (the rest: passkey prompts)
+    copy_period_fraction: float = 0.3  # of those, the share that are short patterns repeated (2-3 tokens)
+    init: str | None = None  # `train base`: start from this base checkpoint (a staged curriculum), not anew
     # SharedLLM built around a base model (selection_policy, split_noise_sigma and chunk_positions also
     # apply to a SharedLLM checkpoint that is trained further)
     injection_layers: int = 4
