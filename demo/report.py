@@ -44,18 +44,37 @@ def _round_row(label: str, rec: dict) -> str:
     return f"| {label} | {acc:.3f} | {llm_acc:.3f} | {ppl:.2f} | {clients} |"
 
 
+def _cell(text: str) -> str:
+    return text.replace("|", "/").replace("\n", " ")[:80]
+
+
 def _crosslm_section(x: dict) -> list[str]:
     metrics = x["metrics"]
     lines = [
         "",
         "## 3. CrossLM",
         "",
-        "| round | SLM mean accuracy | LLM task accuracy | LLM general ppl | clients |",
+        "| round | SLM (reward model) mean accuracy | LLM task accuracy | LLM general ppl | clients |",
         "|---|---|---|---|---|",
     ]
     if init := metrics.get("initial"):
         lines.append(_round_row("before", init))
     lines += [_round_row(str(rec["round"]), rec) for rec in metrics["rounds"]]
+    if "win_rate" in x:  # response mode: the LLM's answers judged by the contributors' rule
+        lines += [
+            "",
+            f"Response mode: reward models trained on the contributors' ratings (rule: {x['rule']}). "
+            f"Win rate of the tuned LLM's answers over the starting LLM's on {x['held_out_prompts']} "
+            f"held-out prompts (ties 1/2): **{x['win_rate']:.3f}**; "
+            f"liked {x['liked_before']} -> {x['liked_after']}.",
+            "",
+            "| prompt | before | after |",
+            "|---|---|---|",
+            *(
+                f"| {_cell(e['prompt'])} | {_cell(e['before'])} | {_cell(e['after'])} |"
+                for e in x["examples"]
+            ),
+        ]
     lines += [
         "",
         f"Per-round metrics, SLMs, the LLM adapter and CrossLM's own report: `{x['out_dir']}`.",

@@ -47,6 +47,16 @@ class CollectResult:
     topics: dict[str, int] = field(default_factory=dict)
 
 
+# How the demo's contributors rate an answer (they stand in for people): short and to the point is liked.
+LIKED_MAX_WORDS = 8
+RATED = 400  # conversations rated (their first answer): response mode's reward models learn from these
+
+
+def likes(answer: str) -> bool:
+    """The demo's stated rating rule: an answer of at most LIKED_MAX_WORDS words is liked."""
+    return 0 < len(answer.split()) <= LIKED_MAX_WORDS
+
+
 def _check(resp: httpx.Response, what: str) -> dict[str, Any]:
     if resp.status_code >= 400:
         raise DemoError(f"{what}: HTTP {resp.status_code} {resp.text[:300]}")
@@ -94,11 +104,12 @@ def collect(
 
         ids = sorted(owner)
         by_id = {c.conversation_id: c for c in convs}
-        for cid in rng.sample(ids, k=min(40, len(ids))):
-            # The first answer rated like the whole conversation, when there is an answer to rate.
-            rate = rng.choice(["thumbup", "thumbdown"])
-            ratings = [1 if rate == "thumbup" else -1][: by_id[cid].num_assistant_turns]
-            body = {"rate": rate, "message_ratings": ratings}
+        rated = [cid for cid in ids if by_id[cid].num_assistant_turns]
+        for cid in rng.sample(rated, k=min(RATED, len(rated))):
+            # The demo has no people: contributors rate the first answer by LIKES (the conversation alike).
+            first = by_id[cid].assistant_messages()[0].content
+            up = likes(first)
+            body = {"rate": "thumbup" if up else "thumbdown", "message_ratings": [1 if up else -1]}
             _check(owner[cid].patch(f"/v1/conversations/{cid}/rating", json=body), "rate")
             result.rated += 1
         for cid in rng.sample(ids, k=min(10, len(ids))):

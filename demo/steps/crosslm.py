@@ -1,4 +1,9 @@
-"""Step 3: CrossLM rounds (Flower on a local Ray) with tiny models on the exported collection snapshot."""
+"""Step 3: CrossLM in response mode (Flower on a local Ray) with tiny models on the exported snapshot.
+
+The contributors' rated answers (step 1 rates them by `collect.likes`) train each client's reward model;
+the LLM answers the server's public prompts, only the reward models' scores come back, and the LLM is tuned
+on its best-scored answers. The same rule then judges the LLM's answers to held-out prompts, before vs after.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +13,10 @@ import subprocess
 from pathlib import Path
 
 from demo.services import DemoError, venv_command
-
-# Six ChatterBot topics of comparable size: a task the tiny models can learn in a few rounds on 2 cores
-# (the corpus is half "tech support", and its smallest topics have a handful of dialogs).
-TOPICS = "AI,coding,emotion,literature,psychology,trivia"
+from demo.steps.collect import LIKED_MAX_WORDS, likes
 
 # The smoke run (the end-to-end test) keeps the protocol and shrinks the work per round.
-SMOKE_SETTINGS = {"samples-per-label": 4, "llm-epochs": 1, "slm-epochs": 2}
+SMOKE_SETTINGS = {"prompts-per-round": 8, "llm-epochs": 1, "slm-epochs": 2}
 
 
 def crosslm_rounds(
@@ -31,14 +33,14 @@ def crosslm_rounds(
         "data-path": str(snapshot),
         "out-dir": str(out),
         "num-rounds": rounds,
-        "task": "topic",
-        "task-field": "topic",
-        "task-labels": TOPICS,
-        "partition-by": "dirichlet",
-        "dirichlet-alpha": 0.5,
+        "mode": "response",
+        "partition-by": "user_id",  # a client per contributor (the collector's user_id)
         "llm": "tiny:llama",
-        "public-fraction": 0.2,  # the server's share: the tiny models are built from it alone
-        "threshold": 0.3,  # 6 labels (chance 0.17): the default 0.5 accepts nothing from tiny SLMs
+        "public-fraction": 0.2,  # the server's share: its prompts, and the tiny models are built from it
+        "prompts-per-round": 24,
+        "answers-per-prompt": 4,
+        "threshold": 0.35,
+        "regularizer": "lora+replay",
         "slms": "tiny:bert,tiny:gpt2",
         "min-clients": clients,
         **(SMOKE_SETTINGS if smoke else {}),
@@ -62,4 +64,22 @@ def crosslm_rounds(
     metrics_path = out / "metrics.json"
     if not metrics_path.exists():
         raise DemoError(f"`crosslm run` finished without {metrics_path}")
-    return {"out_dir": str(out), "metrics": json.loads(metrics_path.read_text())}
+    return {"out_dir": str(out), "metrics": json.loads(metrics_path.read_text()), **judge(out)}
+
+
+def judge(out: Path) -> dict:
+    """The demo's rating rule on the LLM's answers to the held-out prompts: win rate after vs before."""
+    before = json.loads((out / "answers-before.json").read_text())
+    after = json.loads((out / "answers-after.json").read_text())
+    wins = [0.5 + 0.5 * (likes(a["answer"]) - likes(b["answer"])) for b, a in zip(before, after, strict=True)]
+    return {
+        "rule": f"an answer of at most {LIKED_MAX_WORDS} words is liked",
+        "win_rate": sum(wins) / len(wins) if wins else float("nan"),
+        "liked_before": sum(likes(b["answer"]) for b in before),
+        "liked_after": sum(likes(a["answer"]) for a in after),
+        "held_out_prompts": len(before),
+        "examples": [
+            {"prompt": b["prompt"], "before": b["answer"], "after": a["answer"]}
+            for b, a in list(zip(before, after, strict=True))[:4]
+        ],
+    }

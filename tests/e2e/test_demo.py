@@ -35,6 +35,9 @@ def test_demo_smoke_runs_the_whole_platform(tmp_path):
     assert [r["round"] for r in rounds] == [1, 2]
     assert all(r["num_ok"] == 3 for r in rounds)
     assert all(0.0 <= r["slm_mean_accuracy"] <= 1.0 for r in rounds)
+    # Response mode on what the collector stored: the contributors' rule judges answers before/after.
+    assert report["crosslm"]["metrics"]["config"]["mode"] == "response"
+    assert 0.0 <= report["crosslm"]["win_rate"] <= 1.0 and report["crosslm"]["examples"]
 
     chat = report["chat"]
     assert chat["turns"] == 4 and chat["contributed"]
