@@ -2,7 +2,7 @@
 # Retrieval from far back (bash packages/sharedllm/benchmarks/retrieval/run.sh), offline and from scratch.
 #   STAGE=base (the default; what ran for the README's figures):
 #     dialogs (ChatterBot English + the collection's fixtures) -> a 1024-token byte-level BPE -> a 4-layer
-#     base trained in four curriculum stages (base-*.toml, each from the previous one: repeated patterns,
+#     base trained in five curriculum stages (base-*.toml, each from the previous one: repeated patterns,
 #     repeated spans, then in-window passkey prompts) -> the in-window check (`sharedllm eval passkey
 #     --method truncated` on 120-token prompts) -> needle_coverage.py (how much of the key the context tree
 #     keeps at compression 2 and 1.33, per policy).
@@ -26,13 +26,13 @@ if [ "$STAGE" = base ]; then
   [ -f "$R/tok/tokenizer.json" ] ||
     $BIN/sharedllm train tokenizer --data "$R/dialogs.jsonl" --kind sharelm --vocab-size 1024 --out "$R/tok"
   prev=""
-  for stage in 1-patterns 2-spans 3-passkey 4-passkey; do  # each stage trains the previous one further
+  for stage in 1-patterns 2-spans 3-passkey 4-passkey 5-passkey; do  # each stage trains the previous one further
     $BIN/sharedllm train base --tokenizer "$R/tok" --out "$R/base-$stage" --config "$HERE/base-$stage.toml" \
       ${prev:+--set init=$prev}
     prev=$R/base-$stage/final
     cp "$R/base-$stage/loss_curve.png" "$OUT/loss_curve-base-$stage.png"
   done
-  rm -rf "$R/base" && cp -r "$R/base-4-passkey" "$R/base"
+  rm -rf "$R/base" && cp -r "$R/base-5-passkey" "$R/base"
   for template in text python; do
     $BIN/sharedllm eval passkey "$R/base/final" --method truncated --template $template --lengths 120 \
       --depths 0,0.5,1 --trials 20 --out "$OUT/in-window-$template"
