@@ -52,15 +52,15 @@ CLIENTS = 6
 EXAMPLES = 480  # 120 for the server's LLM benchmark, 360 across the clients
 
 
-def world_for(seed: int) -> World:
-    world = make_world(num_topics=4, words_per_topic=24, seed=seed)
+def world_for(seed: int, topics: int = 4) -> World:
+    world = make_world(num_topics=topics, words_per_topic=24, seed=seed)
     world.topic_share = 0.5
     return world
 
 
-def assets(seed: int, root: Path) -> dict:
+def assets(seed: int, root: Path, topics: int = 4) -> dict:
     """The seed's world exported as conversations, general text, the pretrained LLM and the SLMs."""
-    world, data = world_for(seed), root / f"seed-{seed}"
+    world, data = world_for(seed, topics), root / f"seed-{seed}"
     data.mkdir(parents=True, exist_ok=True)
     if not (data / "export").exists():
         save_dataset(world.conversations(EXAMPLES, seed=seed + 1), data / "export")
@@ -193,14 +193,16 @@ def centralised_cell(cfg: RunConfig) -> dict:
     }
 
 
-def run_grid(out: Path, seeds, alphas, methods=METHODS, overrides: dict | None = None) -> list[dict]:
+def run_grid(
+    out: Path, seeds, alphas, methods=METHODS, overrides: dict | None = None, topics: int = 4
+) -> list[dict]:
     """Every (seed, alpha, method) cell, reusing cells already on disk; returns them all."""
     cells_dir = out / "cells"
     cells_dir.mkdir(parents=True, exist_ok=True)
     cells = []
     for alpha in alphas:  # alpha-major: the first alpha is complete over all seeds before the next starts
         for seed in seeds:
-            a = assets(seed, out / "data")
+            a = assets(seed, out / "data", topics)
             for method in methods:
                 path = cells_dir / f"seed{seed}-alpha{alpha}-{method}.json"
                 if path.exists():
