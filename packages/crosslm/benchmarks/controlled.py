@@ -156,16 +156,23 @@ def standalone_cell(cfg: RunConfig) -> dict:
     }
 
 
+def union_of_silos(cfg: RunConfig, clients: int, seed: int):
+    """(task, federation, the silos' train splits pooled and shuffled, their validation splits pooled):
+    what an upper bound trained on all the private data sees."""
+    task, examples = load_task_examples(cfg)
+    fed = split_federation(task, examples, cfg, clients)
+    train = [ex for s in fed.silos for ex in s.train]
+    val = [ex for s in fed.silos for ex in s.val]
+    random.Random(seed).shuffle(train)
+    return task, fed, train, val
+
+
 def centralised_cell(cfg: RunConfig) -> dict:
     """The upper bound: each client's own architecture trained on the union of all clients' private data
     (one model per architecture), evaluated on that client's test split."""
     start = time.perf_counter()
     torch.set_num_threads(1)
-    task, examples = load_task_examples(cfg)
-    fed = split_federation(task, examples, cfg, CLIENTS)
-    train = [ex for s in fed.silos for ex in s.train]
-    val = [ex for s in fed.silos for ex in s.val]
-    random.Random(cfg.seed).shuffle(train)
+    task, fed, train, val = union_of_silos(cfg, CLIENTS, cfg.seed)
     models, best = {}, []
     for spec in sorted({cfg.slm_for(i) for i in range(CLIENTS)}):
         torch.manual_seed(cfg.seed)

@@ -14,19 +14,19 @@ per architecture on the union of the silos: the upper bound). Each cell is a JSO
 from __future__ import annotations
 
 import json
-import random
 import statistics
 import time
 from pathlib import Path
 
 import torch
+from controlled import union_of_silos
 from response_world import TEMPLATE, ResponseWorld, make_response_world
 from rich.console import Console
 
 from crosslm import protocol
 from crosslm.client import client_dir, run_round
 from crosslm.config import RunConfig
-from crosslm.data import load_task_examples, split_federation, write_silos
+from crosslm.data import write_silos
 from crosslm.models.slm import ClientSLM
 from crosslm.models.tiny import build_tiny_causal_lm, build_tiny_classifier
 from crosslm.reward import LABELS, rm_text
@@ -192,11 +192,7 @@ def pooled_cell(cfg: RunConfig, world: ResponseWorld, seed: int) -> dict:
     """One reward model per architecture on the union of the silos' rated answers; the upper bound."""
     start = time.perf_counter()
     torch.set_num_threads(1)
-    task, examples = load_task_examples(cfg)
-    fed = split_federation(task, examples, cfg, CLIENTS)
-    train = [ex for s in fed.silos for ex in s.train]
-    val = [ex for s in fed.silos for ex in s.val]
-    random.Random(seed).shuffle(train)
+    _, _, train, val = union_of_silos(cfg, CLIENTS, seed)
     pairs, accs = world.test_pairs(300, seed=seed + 5), {}
     for spec in sorted(set(cfg.slm_list)):
         torch.manual_seed(seed)

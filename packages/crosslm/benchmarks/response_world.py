@@ -17,7 +17,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-from world import FUNCTION_WORDS, SYLLABLES
+from world import FUNCTION_WORDS, word_maker
 
 from sharelm.schema import Conversation
 
@@ -162,14 +162,7 @@ def make_response_world(num_topics: int = 4, words_per_topic: int = 16, seed: in
     names = ["sports", "food", "music", "travel", "science", "money"][:num_topics]
     seen = set(FUNCTION_WORDS) | set(names) | {"user", "assistant"}
 
-    def words(n: int) -> list[str]:
-        out = []
-        while len(out) < n:
-            w = "".join(rng.choice(SYLLABLES) for _ in range(rng.randint(2, 3)))
-            if w not in seen:
-                seen.add(w)
-                out.append(w)
-        return out
+    words = word_maker(rng, seen)
 
     vocab = {t: words(words_per_topic) for t in names}
     return ResponseWorld(names, vocab, style=words(3), general_vocab=words(40), seed=seed)

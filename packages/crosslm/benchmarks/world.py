@@ -147,10 +147,8 @@ def _zipf_pick(words: list[str], rng: random.Random) -> str:
     return rng.choices(words, weights=weights, k=1)[0]
 
 
-def make_world(num_topics: int = 4, words_per_topic: int = 60, seed: int = 0) -> World:
-    rng = random.Random(seed)
-    names = ["sports", "food", "music", "travel", "science", "money", "health", "movies"][:num_topics]
-    seen: set[str] = set(FUNCTION_WORDS) | set(names)
+def word_maker(rng: random.Random, seen: set[str]):
+    """`words(n)`: n new pseudo-words (2-3 syllables), none in `seen` (which grows), drawn from `rng`."""
 
     def words(n: int) -> list[str]:
         out = []
@@ -160,6 +158,16 @@ def make_world(num_topics: int = 4, words_per_topic: int = 60, seed: int = 0) ->
                 seen.add(w)
                 out.append(w)
         return out
+
+    return words
+
+
+def make_world(num_topics: int = 4, words_per_topic: int = 60, seed: int = 0) -> World:
+    rng = random.Random(seed)
+    names = ["sports", "food", "music", "travel", "science", "money", "health", "movies"][:num_topics]
+    seen: set[str] = set(FUNCTION_WORDS) | set(names)
+
+    words = word_maker(rng, seen)
 
     vocab = {name: words(words_per_topic) for name in names}
     return World(names, vocab, seed, general_vocab=words(2 * words_per_topic))

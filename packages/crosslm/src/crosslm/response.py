@@ -81,17 +81,7 @@ def agreed(
 def enhance_llm(
     llm: ServerLLM, cfg: RunConfig, answers: list[tuple[str, str]], quality: list[float], replay: list[str]
 ) -> dict:
-    settings = FinetuneSettings(
-        cfg.threshold,
-        cfg.negative_weight,
-        frozenset(cfg.regularizers),
-        cfg.kl_weight,
-        cfg.replay_weight,
-        cfg.llm_epochs,
-        cfg.llm_lr,
-        cfg.llm_batch_size,
-        cfg.seed,
-    )
+    settings = FinetuneSettings.from_config(cfg)
     weights = llm_weights(answers, quality, cfg)
     prefixes = [llm_prompt(cfg.response_template, p) for p, _ in answers]
     samples = [(a, LIKED) for _, a in answers]

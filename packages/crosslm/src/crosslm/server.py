@@ -206,17 +206,7 @@ def enhance(side: ServerSide, samples: list[tuple[str, str]], quality: list[floa
                 f"{stats['mean_quality']:.3f}, best {max(quality):.3f}): nothing was learned this round; "
                 "lower 'threshold' (chance is 1/labels) or train the SLMs longer",
             )
-        settings = FinetuneSettings(
-            cfg.threshold,
-            cfg.negative_weight,
-            frozenset(cfg.regularizers),
-            cfg.kl_weight,
-            cfg.replay_weight,
-            cfg.llm_epochs,
-            cfg.llm_lr,
-            cfg.llm_batch_size,
-            cfg.seed,
-        )
+        settings = FinetuneSettings.from_config(cfg)
         # The LLM learns from the clients' judgement alone: where it disagrees with them is what it can learn.
         stats.update(side.llm.finetune(side.task, samples, quality, settings, side.general_replay))
     stats["pool"] = len(side.state.pool)

@@ -32,6 +32,21 @@ class FinetuneSettings:
     batch_size: int = 16
     seed: int = 0
 
+    @classmethod
+    def from_config(cls, cfg) -> FinetuneSettings:
+        """The LLM-tuning keys of a `RunConfig` (both modes tune the LLM the same way)."""
+        return cls(
+            cfg.threshold,
+            cfg.negative_weight,
+            frozenset(cfg.regularizers),
+            cfg.kl_weight,
+            cfg.replay_weight,
+            cfg.llm_epochs,
+            cfg.llm_lr,
+            cfg.llm_batch_size,
+            cfg.seed,
+        )
+
 
 class ServerLLM:
     def __init__(
