@@ -51,24 +51,8 @@ def test_sigkill_loses_nothing_acknowledged(backend, tmp_path, request):
     try:
         token = httpx.post(server.url + "/v1/contributors").json()["token"]
         auth = {"Authorization": f"Bearer {token}"}
-        acked: list[dict] = []
-        in_doubt: list[dict] = []
-        refused: list[tuple[int, str]] = []
-        stop = threading.Event()
-        threads = [threading.Thread(target=upload_until_failure,
-                                    args=(server.url, auth, f"u{n}", acked, in_doubt, refused, stop))
-                   for n in range(UPLOADERS)]
-        for t in threads:
-            t.start()
-        deadline = time.monotonic() + 30
-        while len(acked) < KILL_AFTER_ACKS and time.monotonic() < deadline:
-            time.sleep(0.01)
-        server.kill()
-        stop.set()
-        for t in threads:
-            t.join(15)
-        assert not refused, refused
-        assert len(acked) >= KILL_AFTER_ACKS, "the load never got going"
+        acked, in_doubt = kill_mid_load(
+            server, lambda n, *out: upload_until_failure(server.url, auth, f"u{n}", *out))
 
         server.start(migrate=False)  # same port, same database
         engine = create_engine(url)
@@ -145,24 +129,8 @@ def test_sigkill_loses_no_acknowledged_plugin_upload(backend, tmp_path, request)
         url = request.getfixturevalue("pg_cluster").create_database("pfault_" + uuid.uuid4().hex[:8])
     server = CollectorServer(url, tmp_path, workers=2, env=NO_LIMITS).start()
     try:
-        acked: list[dict] = []
-        in_doubt: list[dict] = []
-        refused: list[tuple[int, str]] = []
-        stop = threading.Event()
-        threads = [threading.Thread(target=plugin_uploads_until_failure,
-                                    args=(server.url, f"p{n}", acked, in_doubt, refused, stop))
-                   for n in range(UPLOADERS)]
-        for t in threads:
-            t.start()
-        deadline = time.monotonic() + 30
-        while len(acked) < KILL_AFTER_ACKS and time.monotonic() < deadline:
-            time.sleep(0.01)
-        server.kill()
-        stop.set()
-        for t in threads:
-            t.join(15)
-        assert not refused, refused
-        assert len(acked) >= KILL_AFTER_ACKS, "the load never got going"
+        acked, in_doubt = kill_mid_load(
+            server, lambda n, *out: plugin_uploads_until_failure(server.url, f"p{n}", *out))
 
         server.start(migrate=False)
         sent = {b["conversation_id"]: b for b in acked + in_doubt}
@@ -183,6 +151,29 @@ def test_sigkill_loses_no_acknowledged_plugin_upload(backend, tmp_path, request)
         assert sorted(after) == sorted(sent)
     finally:
         server.stop()
+
+
+def kill_mid_load(server: CollectorServer, uploader) -> tuple[list[dict], list[dict]]:
+    """UPLOADERS threads run `uploader(n, acked, in_doubt, refused, stop)`; the server is SIGKILLed once
+    KILL_AFTER_ACKS uploads are acknowledged. Returns (acknowledged, unanswered) bodies."""
+    acked: list[dict] = []
+    in_doubt: list[dict] = []
+    refused: list[tuple[int, str]] = []
+    stop = threading.Event()
+    threads = [threading.Thread(target=uploader, args=(n, acked, in_doubt, refused, stop))
+               for n in range(UPLOADERS)]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + 30
+    while len(acked) < KILL_AFTER_ACKS and time.monotonic() < deadline:
+        time.sleep(0.01)
+    server.kill()
+    stop.set()
+    for t in threads:
+        t.join(15)
+    assert not refused, refused
+    assert len(acked) >= KILL_AFTER_ACKS, "the load never got going"
+    return acked, in_doubt
 
 
 def _stored(url: str) -> list[tuple[str, str]]:
