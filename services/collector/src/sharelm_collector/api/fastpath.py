@@ -16,11 +16,12 @@ import json
 
 from pydantic import TypeAdapter
 from starlette.requests import Request
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sharelm_collector import ingest
 from sharelm_collector.api.deps import limit_ip
 from sharelm_collector.api.routes import plugin
+from sharelm_collector.core.bodylimit import replay_body
 
 PATH = "/api/endpoint"
 _JSON_TYPES = frozenset({b"application/json", b"application/json; charset=utf-8",
@@ -92,7 +93,7 @@ class PluginFastPath:
         try:
             upload = _parse(body)
         except _NotForUs:
-            await self.app(scope, _replay(body, receive), send)
+            await self.app(scope, replay_body(body, receive), send)
             return
         scope["route"] = _ROUTE  # the metrics label the route's template
         request = Request(scope, receive)
@@ -107,19 +108,6 @@ class PluginFastPath:
             await response(scope, receive, send)
             return
         await _send_saved(send, conversation_id)
-
-
-def _replay(body: bytes, receive: Receive) -> Receive:
-    replayed = False
-
-    async def replay() -> Message:
-        nonlocal replayed
-        if not replayed:
-            replayed = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replay
 
 
 async def _send_saved(send: Send, conversation_id: str) -> None:
