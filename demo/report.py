@@ -37,11 +37,19 @@ def _ttft_plot(path: Path, chat: dict) -> None:
     plt.close(fig)
 
 
+def _num(rec: dict, key: str, fmt: str) -> str:
+    """A metric the round has, or a dash: response mode has no label scorer, so no LLM task accuracy."""
+    return format(rec[key], fmt) if key in rec else "—"
+
+
 def _round_row(label: str, rec: dict) -> str:
-    keys = ("slm_mean_accuracy", "llm_task_accuracy", "llm_general_ppl")
-    acc, llm_acc, ppl = (rec.get(k, float("nan")) for k in keys)
+    acc, llm_acc, ppl = (
+        _num(rec, "slm_mean_accuracy", ".3f"),
+        _num(rec, "llm_task_accuracy", ".3f"),
+        _num(rec, "llm_general_ppl", ".2f"),
+    )
     clients = f"{rec['num_ok']}/{rec['num_sampled']}" if "num_ok" in rec else ""
-    return f"| {label} | {acc:.3f} | {llm_acc:.3f} | {ppl:.2f} | {clients} |"
+    return f"| {label} | {acc} | {llm_acc} | {ppl} | {clients} |"
 
 
 def _cell(text: str) -> str:
@@ -63,7 +71,8 @@ def _crosslm_section(x: dict) -> list[str]:
     if "win_rate" in x:  # response mode: the LLM's answers judged by the contributors' rule
         lines += [
             "",
-            f"Response mode: reward models trained on the contributors' ratings (rule: {x['rule']}). "
+            f"Response mode: reward models trained on the contributors' ratings (rule: {x['rule']}); "
+            "the LLM has no label scorer here (task accuracy —), its answers are judged instead. "
             f"Win rate of the tuned LLM's answers over the starting LLM's on {x['held_out_prompts']} "
             f"held-out prompts (ties 1/2): **{x['win_rate']:.3f}**; "
             f"liked {x['liked_before']} -> {x['liked_after']}.",
