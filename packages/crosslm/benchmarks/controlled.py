@@ -116,6 +116,7 @@ def flower_cell(cfg: RunConfig, world: World | None) -> dict:
         "llm_general_ppl_after": last.get("llm_general_ppl"),
         "accepted": [r.get("accepted") for r in summary["rounds"]],
         "generated": [r.get("generated") for r in summary["rounds"]],
+        "relabelled": [r.get("relabelled") for r in summary["rounds"]],  # accepted under another label
         "best_epochs": [c.get("best_epoch") for c in last["clients"]],
         "round1_accuracy": {
             str(c["partition_id"]): c["test_accuracy"] for c in summary["rounds"][0]["clients"]

@@ -115,3 +115,31 @@ def test_flower_rounds_crash_audit_and_resume(world_run, tmp_path):
     assert summary3["rounds"][:2] == summary["rounds"]
     assert summary3["rounds"][2]["num_ok"] == 3
     assert (out / "clients" / "client-2" / "round-3").is_dir()
+
+
+def test_flower_rounds_with_per_label_feedback_relabel_the_pool(world_run, tmp_path):
+    """`relabel` end to end, DP on: each client sends every label's noised probability per sample (numbers
+    only), the server relabels the pool by the consensus and the LLM is tuned on it."""
+    out, audit = tmp_path / "run", tmp_path / "audit"
+    audit.mkdir()
+    extra = {"fail-partition": -1, "kill-partition": -1, "relabel": True, "server-filter": False}
+    cfg = _config(world_run, out, audit, **extra, **{"dp-noise-multiplier": 0.3, "threshold": 0.34})
+    summary = run(cfg, num_supernodes=3, client_cpus=1.0, ray_cpus=2)
+    labels = world_run["labels"].split(",")
+    r1, r2 = summary["rounds"]
+    assert r1["num_ok"] == r2["num_ok"] == 3 and r1["epsilon"] > 0
+    assert 0 <= r1["relabelled"] <= r1["accepted"] <= r1["generated"] and "llm_train_samples" in r1
+    assert r2["clients"][0]["num_synthetic_train"] == r1["pool"] == r1["accepted"]
+    pool = json.loads((out / "checkpoint" / "state.json").read_text())["pool"]
+    assert all(y in labels and 0.34 <= q <= 1 for _, y, q in pool)
+    for pid in range(3):
+        sent = [json.loads(line) for line in (audit / f"client-{pid}.jsonl").read_text().splitlines()]
+        _, silo = read_silo(out / "silos", pid)
+        private_words = {w for ex in silo.train + silo.val + silo.test for w in ex.text.split()}
+        for rnd, msg in enumerate(sent, start=1):
+            assert set(msg["content"]) == {"feedback", "metrics"}
+            assert set(msg["content"]["metrics"]["values"]) <= METRIC_KEYS
+            probs = msg["content"]["feedback"]["values"]["label_probs"]
+            assert len(probs) == summary["rounds"][rnd - 1]["generated"] * len(labels)
+            assert all(0 <= p <= 1 for p in probs)
+            assert not any(word in json.dumps(msg) for word in private_words if len(word) > 5)

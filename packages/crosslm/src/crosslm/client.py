@@ -42,7 +42,9 @@ def run_round(
     """One round on this client from plain values (the ClientApp's worker process calls it).
 
     `msg`: the round record's values; `weights`: the FedAvg global state. Returns (feedback, metrics,
-    FedAvg weights or None): what `protocol.client_reply` turns into the reply.
+    FedAvg weights or None): what `protocol.client_reply` turns into the reply. Feedback is P(intended
+    label) per sample, or with `relabel` every label's probability per sample (sample-major); DP, when
+    set, noises the whole vector.
     """
     torch.set_num_threads(1)  # one core per simulated client; Ray schedules the rest
     rnd = int(msg["round"])
@@ -67,7 +69,10 @@ def run_round(
     )
     accuracy = slm.accuracy([ex.text for ex in silo.test], [ex.label for ex in silo.test])
 
-    feedback = slm.feedback(list(msg["score_texts"]), list(msg["score_labels"]))
+    if cfg.relabel:  # every label's probability per sample, sample-major: the server relabels the pool
+        feedback = slm.probabilities(list(msg["score_texts"])).flatten().tolist()
+    else:
+        feedback = slm.feedback(list(msg["score_texts"]), list(msg["score_labels"]))
     epsilon = 0.0
     if cfg.dp_noise_multiplier > 0 and feedback:
         gen = torch.Generator().manual_seed(cfg.seed * 7_919 + partition_id * 104_729 + rnd)

@@ -127,6 +127,10 @@ class _Methods:
             raise bad("response-template", "must contain {prompt}")
         if self.prompts_per_round < 1 or self.answers_per_prompt < 1:
             raise bad("prompts-per-round", "prompts-per-round and answers-per-prompt must be at least 1")
+        if self.relabel and self.mode == "response":
+            raise bad("relabel", "per-label feedback is for classify mode (response mode has one score)")
+        if not 0 <= self.relabel_margin <= 1:
+            raise bad("relabel-margin", "must be within [0, 1]")
         if not 0 <= self.agree_margin <= 1:
             raise bad("agree-margin", "must be within [0, 1]")
         if self.dp_noise_multiplier < 0 or self.dp_clip < 0:

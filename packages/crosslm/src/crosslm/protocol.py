@@ -3,7 +3,8 @@
 Server -> client (one TRAIN message a round): record "round" (ConfigRecord) with the round number, the
 synthetic samples to score (text + intended label) and the accepted synthetic set to learn from; under the
 FedAvg baseline also "slm" (ArrayRecord, the global weights).
-Client -> server: "feedback" (MetricRecord: one quality score per synthetic sample) and "metrics"
+Client -> server: "feedback" (MetricRecord: one quality score per synthetic sample, "quality"; with
+`relabel`, the SLM's probability of every label per sample instead, "label_probs", sample-major) and "metrics"
 (MetricRecord: counts including examples per label, local accuracy, timings, privacy spent); under FedAvg
 also "slm" (floating-point weights).
 """
@@ -14,6 +15,8 @@ from flwr.app import ArrayRecord, ConfigRecord, MetricRecord, RecordDict
 
 ROUND = "round"
 FEEDBACK = "feedback"
+QUALITY = "quality"  # one score per sample: P(intended label)
+LABEL_PROBS = "label_probs"  # per-label feedback: num_samples x num_labels probabilities, sample-major
 METRICS = "metrics"
 SLM_WEIGHTS = "slm"
 # Every number a client may report; anything else (text above all) is a protocol violation.
@@ -64,34 +67,51 @@ def round_message(
 
 
 def client_reply(
-    feedback: list[float], metrics: dict[str, float | int], weights: ArrayRecord | None = None
+    feedback: list[float],
+    metrics: dict[str, float | int],
+    weights: ArrayRecord | None = None,
+    per_label: bool = False,
 ) -> RecordDict:
+    """The reply; `per_label`: `feedback` holds a probability per label per sample (as many labels as
+    `metrics["label_counts"]` has entries)."""
     content = RecordDict(
         {
-            FEEDBACK: MetricRecord({"quality": [float(q) for q in feedback]}),
+            FEEDBACK: MetricRecord({LABEL_PROBS if per_label else QUALITY: [float(q) for q in feedback]}),
             METRICS: MetricRecord(dict(metrics)),
         }
     )
     if weights is not None:
         content[SLM_WEIGHTS] = weights
-    validate_reply(content, num_samples=len(feedback), allow_weights=weights is not None)
+    num_labels = len(metrics.get("label_counts", [])) if per_label else 0
+    if per_label and not num_labels:
+        raise ProtocolError("per-label feedback needs the 'label_counts' metric (one entry per label)")
+    validate_reply(
+        content, len(feedback) // max(1, num_labels), allow_weights=weights is not None, num_labels=num_labels
+    )
     return content
 
 
-def validate_reply(content: RecordDict, num_samples: int, allow_weights: bool = False) -> None:
-    """Raise ProtocolError unless `content` holds only feedback, whitelisted metrics (and FedAvg weights)."""
+def validate_reply(
+    content: RecordDict, num_samples: int, allow_weights: bool = False, num_labels: int = 0
+) -> None:
+    """Raise ProtocolError unless `content` holds only feedback, whitelisted metrics (and FedAvg weights).
+
+    `num_labels` > 0: per-label feedback, `num_samples` x `num_labels` probabilities."""
     allowed = {FEEDBACK, METRICS} | ({SLM_WEIGHTS} if allow_weights else set())
     if extra := set(content.keys()) - allowed:
         raise ProtocolError(f"reply carries records {sorted(extra)}; allowed: {sorted(allowed)}")
     for name in (FEEDBACK, METRICS):
         if not isinstance(content.get(name), MetricRecord):
             raise ProtocolError(f"reply record {name!r} must be a MetricRecord")
-    if set(content[FEEDBACK].keys()) != {"quality"}:
-        raise ProtocolError("feedback record must hold exactly 'quality'")
-    quality = content[FEEDBACK]["quality"]
-    if len(quality) != num_samples or any(not 0.0 <= q <= 1.0 for q in quality):
-        raise ProtocolError(f"feedback must be {num_samples} scores in [0, 1]")
+    key = LABEL_PROBS if num_labels else QUALITY
+    if set(content[FEEDBACK].keys()) != {key}:
+        raise ProtocolError(f"feedback record must hold exactly {key!r}")
+    scores, size = content[FEEDBACK][key], num_samples * max(1, num_labels)
+    if len(scores) != size or any(not 0.0 <= q <= 1.0 for q in scores):
+        raise ProtocolError(f"feedback must be {size} scores in [0, 1]")
     if extra := set(content[METRICS].keys()) - METRIC_KEYS:
         raise ProtocolError(f"metrics {sorted(extra)} are not in the protocol's whitelist")
+    if num_labels and len(content[METRICS].get("label_counts", [])) != num_labels:
+        raise ProtocolError(f"per-label feedback needs 'label_counts' for all {num_labels} labels")
     if SLM_WEIGHTS in content and not isinstance(content[SLM_WEIGHTS], ArrayRecord):
         raise ProtocolError("slm weights must be an ArrayRecord")

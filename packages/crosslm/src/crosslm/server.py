@@ -176,8 +176,54 @@ def aggregate(
     return ((f * w).sum(0) / w.sum(0)).tolist()
 
 
-def enhance(side: ServerSide, samples: list[tuple[str, str]], quality: list[float] | None) -> dict:
-    """Grow the clients' pool and (CrossLM) fine-tune the LLM on the feedback-weighted samples."""
+def aggregate_per_label(
+    probs: list[list[list[float]]],
+    counts: list[int],
+    mode: str = "label-weighted",
+    label_counts: list[list[int]] | None = None,
+) -> list[list[float]]:
+    """The federation's score of every label for every sample ([sample][label]) from the clients'
+    per-label feedback ([client][sample][label]).
+
+    "label-weighted": client c's vote on label y is weighted by min(its examples of y, its examples of
+    other labels), so a client that never saw y, or saw nothing but y, has no say on y; a label no client
+    can judge scores 0 (no sample is relabelled to it). "count-weighted": every label by example count.
+    "median": per sample and label.
+    """
+    p = torch.tensor(probs, dtype=torch.float64)  # [client, sample, label]
+    if p.numel() == 0:
+        return [[] for _ in range(p.shape[1])] if p.dim() > 1 else []
+    if mode == "median":
+        return torch.quantile(p, 0.5, dim=0).tolist()
+    w = torch.tensor(counts, dtype=torch.float64)[:, None].expand(p.shape[0], p.shape[2])
+    if mode == "label-weighted" and label_counts is not None:
+        lc = torch.tensor(label_counts, dtype=torch.float64)  # [client, label]
+        w = torch.minimum(lc, lc.sum(1, keepdim=True) - lc)
+    total = w.sum(0)  # [label]
+    score = (p * w[:, None, :]).sum(0) / total.clamp_min(1e-12)
+    return torch.where(total > 0, score, torch.zeros_like(score)).tolist()
+
+
+def relabel(consensus: list[list[float]], labels: list[str], threshold: float, margin: float = 0.0):
+    """Per sample: (consensus label, its score, kept): kept when the score reaches `threshold` and leads the
+    runner-up label's by at least `margin`."""
+    out = []
+    for row in consensus:
+        ranked = sorted(range(len(row)), key=lambda i: -row[i])
+        best = row[ranked[0]]
+        second = row[ranked[1]] if len(ranked) > 1 else 0.0
+        out.append((labels[ranked[0]], best, best >= threshold and best - second >= margin))
+    return out
+
+
+def enhance(
+    side: ServerSide,
+    samples: list[tuple[str, str]],
+    quality: list[float] | None,
+    consensus: list[list[float]] | None = None,
+) -> dict:
+    """Grow the clients' pool and (CrossLM) fine-tune the LLM on the feedback-weighted samples; with
+    `consensus` (per-label feedback, [sample][label]) on the samples relabelled by it."""
     cfg = side.cfg
     stats: dict = {"generated": len(samples)}
     if cfg.method == "kd":  # data-free KD: every sample, unfiltered
@@ -190,6 +236,8 @@ def enhance(side: ServerSide, samples: list[tuple[str, str]], quality: list[floa
         stats["accepted"] = len(kept)
     if cfg.method == "crosslm" and cfg.response and quality is not None and samples:
         return _enhance_response(side, stats, quality)
+    if cfg.method == "crosslm" and consensus is not None and samples:
+        return _enhance_relabelled(side, stats, samples, consensus)
     if cfg.method == "crosslm" and quality is not None and samples:
         pool_quality = quality
         if cfg.server_filter:  # the SLMs' pool also passes the server's own judge (kd-filtered's filter)
@@ -209,6 +257,47 @@ def enhance(side: ServerSide, samples: list[tuple[str, str]], quality: list[floa
         settings = FinetuneSettings.from_config(cfg)
         # The LLM learns from the clients' judgement alone: where it disagrees with them is what it can learn.
         stats.update(side.llm.finetune(side.task, samples, quality, settings, side.general_replay))
+    stats["pool"] = len(side.state.pool)
+    return stats
+
+
+def _enhance_relabelled(
+    side: ServerSide, stats: dict, samples: list[tuple[str, str]], consensus: list[list[float]]
+) -> dict:
+    """Per-label feedback: each sample takes the federation's consensus label. Kept samples join the pool
+    under it and the LLM learns them under it; a sample the federation rejects under its intended label
+    is pushed down there (`negative-weight`), as in the intended-label mode."""
+    cfg, labels = side.cfg, side.task.labels
+    judged = relabel(consensus, labels, cfg.threshold, cfg.relabel_margin)
+    keep = [kept for *_, kept in judged]
+    if cfg.server_filter:  # the LLM's own label scorer must agree with the consensus label
+        pred = side.llm.predict_labels(side.task, [t for t, _ in samples], _progress(side, "LLM filter"))
+        keep = [k and p == y for k, (y, *_), p in zip(keep, judged, pred, strict=True)]
+    pairs = list(zip(samples, judged, keep, strict=True))
+    accepted = [[t, y, q] for (t, _), (y, q, _), k in pairs if k]
+    _extend_pool(side, accepted)
+    scores = [q for _, q, _ in judged]
+    stats.update(
+        accepted=len(accepted),
+        relabelled=sum(k and y != intended for (_, intended), (y, *_), k in pairs),
+        mean_quality=sum(scores) / len(scores),
+    )
+    if not accepted:
+        side.events.emit(
+            "warning",
+            message=f"no synthetic sample's consensus label reached threshold {cfg.threshold} (mean "
+            f"{stats['mean_quality']:.3f}, best {max(scores):.3f}): nothing was learned this round",
+        )
+    s = FinetuneSettings.from_config(cfg)
+    items = [((t, y), q) for (t, _), (y, q, kept) in zip(samples, judged, strict=True) if kept]
+    for (t, y), row in zip(samples, consensus, strict=True):
+        if (q := row[labels.index(y)]) < cfg.threshold and s.negative_weight > 0:
+            items.append(((t, y), -s.negative_weight * (cfg.threshold - q)))
+    stats.update(
+        side.llm.finetune(
+            side.task, [it for it, _ in items], [], s, side.general_replay, weights=[w for _, w in items]
+        )
+    )
     stats["pool"] = len(side.state.pool)
     return stats
 

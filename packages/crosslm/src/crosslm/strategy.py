@@ -20,7 +20,16 @@ from flwr.serverapp.strategy import Strategy
 from flwr.serverapp.strategy.strategy_utils import aggregate_arrayrecords, sample_nodes
 
 from crosslm import protocol
-from crosslm.server import ServerSide, aggregate, checkpoint, enhance, evaluate_llm, generate, mean
+from crosslm.server import (
+    ServerSide,
+    aggregate,
+    aggregate_per_label,
+    checkpoint,
+    enhance,
+    evaluate_llm,
+    generate,
+    mean,
+)
 
 log = logging.getLogger("crosslm")
 
@@ -35,9 +44,10 @@ class CrossLMStrategy(Strategy):
     def summary(self) -> None:
         cfg = self.side.cfg
         log.info(
-            "CrossLM strategy: method %s, %s aggregation, threshold %s, min clients %d, fraction %s",
+            "CrossLM strategy: method %s, %s aggregation%s, threshold %s, min clients %d, fraction %s",
             cfg.method,
             cfg.aggregation,
+            " per label (relabel)" if cfg.relabel else "",
             cfg.threshold,
             cfg.min_clients,
             cfg.fraction_clients,
@@ -81,7 +91,9 @@ class CrossLMStrategy(Strategy):
         cfg, r = self.side.cfg, self.round
         replies = list(replies)
         r["clients_s"] = time.perf_counter() - r["sent"]
-        ok, failed = _check(replies, len(r["score"]), cfg.method == "fedavg")
+        labels = self.side.task.labels
+        per_label = len(labels) if cfg.relabel else 0
+        ok, failed = _check(replies, len(r["score"]), cfg.method == "fedavg", per_label)
         replied = {rep.metadata.src_node_id for rep in replies}
         r.update(ok=ok, failed=failed, timed_out=[n for n in r["chosen"] if n not in replied])
         t = time.perf_counter()
@@ -90,17 +102,25 @@ class CrossLMStrategy(Strategy):
             self.side.state.label_counts = [
                 int(sum(c)) for c in zip(*(x["label_counts"] for x in clients), strict=True)
             ]
-        quality = None
-        if r["score"] and ok:
-            labels = self.side.task.labels
+        quality = consensus = None
+        if r["score"] and ok and cfg.relabel:  # [client][sample][label] -> the federation's [sample][label]
+            n = len(labels)
+            probs = [list(rep.content[protocol.FEEDBACK][protocol.LABEL_PROBS]) for rep in ok]
+            consensus = aggregate_per_label(
+                [[p[i : i + n] for i in range(0, len(p), n)] for p in probs],
+                [int(c["num_examples"]) for c in clients],
+                cfg.aggregation,
+                [list(c["label_counts"]) for c in clients],
+            )
+        elif r["score"] and ok:
             quality = aggregate(
-                [list(rep.content[protocol.FEEDBACK]["quality"]) for rep in ok],
+                [list(rep.content[protocol.FEEDBACK][protocol.QUALITY]) for rep in ok],
                 [int(c["num_examples"]) for c in clients],
                 cfg.aggregation,
                 [list(c["label_counts"]) for c in clients],
                 [labels.index(y) for _, y in r["score"]],
             )
-        r["stats"] = enhance(self.side, r["samples"], quality)
+        r["stats"] = enhance(self.side, r["samples"], quality, consensus)
         arrays = None
         if cfg.method == "fedavg" and ok:  # Flower's weighted mean, by each client's example count
             arrays = aggregate_arrayrecords(
@@ -136,15 +156,18 @@ class CrossLMStrategy(Strategy):
         return MetricRecord({k: float(v) for k, v in llm_eval.items()})
 
 
-def _check(replies: list[Message], num_scores: int, fedavg: bool) -> tuple[list[Message], list[dict]]:
-    """The replies that keep the protocol; the rest (errors, violations) as failures with a reason."""
+def _check(
+    replies: list[Message], num_scores: int, fedavg: bool, num_labels: int = 0
+) -> tuple[list[Message], list[dict]]:
+    """The replies that keep the protocol (`num_labels` > 0: per-label feedback); the rest (errors,
+    violations) as failures with a reason."""
     ok, failed = [], []
     for rep in replies:
         if rep.has_error():  # a ClientApp that raised, or whose worker process died
             failed.append({"node_id": rep.metadata.src_node_id, "reason": rep.error.reason[-300:]})
             continue
         try:
-            protocol.validate_reply(rep.content, num_scores, allow_weights=fedavg)
+            protocol.validate_reply(rep.content, num_scores, allow_weights=fedavg, num_labels=num_labels)
         except protocol.ProtocolError as exc:
             failed.append({"node_id": rep.metadata.src_node_id, "reason": f"protocol: {exc}"})
             continue

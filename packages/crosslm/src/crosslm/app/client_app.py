@@ -25,4 +25,5 @@ def train(msg: Message, context: Context) -> Message:
         weights = content[protocol.SLM_WEIGHTS].to_torch_state_dict()
     feedback, metrics, out = worker.call(cfg, pid, dict(content[protocol.ROUND]), weights)
     arrays = ArrayRecord({k: torch.as_tensor(v) for k, v in out.items()}) if out is not None else None
-    return Message(content=protocol.client_reply(feedback, metrics, arrays), reply_to=msg)
+    reply = protocol.client_reply(feedback, metrics, arrays, per_label=cfg.relabel)
+    return Message(content=reply, reply_to=msg)
