@@ -39,6 +39,16 @@ def test_query_policy_expands_the_child_most_like_the_query():
     assert positions[0, :8].max() <= 31 and positions[1, :8].min() >= 32
 
 
+def test_query_max_policy_expands_the_child_holding_the_token_most_like_the_query():
+    tree = ContextTree(chunk_size=64, height=2, kv_per_node=4, noise_sigma=0.0, policy="query-max")
+    probe = torch.randn(2, 64, 8)
+    # The needles sit mid-node (positions 10 and 40), where the last-token policy cannot see them.
+    query = torch.stack([probe[0, 10], probe[1, 40]])
+    positions = tree.select(2, "cpu", probe=probe, query=query)
+    assert positions[0, :8].max() <= 31 and positions[1, :8].min() >= 32  # the needle's half, expanded
+    assert positions[0, 8:].min() >= 32 and positions[1, 8:].max() <= 31  # the other half, coarsely
+
+
 def test_gather_positions_picks_per_chunk_positions():
     states = torch.arange(2 * 1 * 6 * 1).float().view(2, 1, 6, 1)
     kept = gather_positions(states, torch.tensor([[0, 5], [1, 2]]))

@@ -65,6 +65,7 @@ def main() -> None:
     ap.add_argument("--lengths", default="4096,16384")
     ap.add_argument("--trials", type=int, default=40)
     ap.add_argument("--seed", type=int, default=99)
+    ap.add_argument("--policies", default="right,query,query-max")
     args = ap.parse_args()
     tok = AutoTokenizer.from_pretrained(args.model)
     kwargs = {k: int(v) for k, v in (s.split("=", 1) for s in args.set)}
@@ -73,7 +74,7 @@ def main() -> None:
     else:
         model = SharedLLMForCausalLM.from_base(args.model, num_injection_layers=2, **kwargs)
     model.eval()
-    for policy in ("right", "query"):
+    for policy in args.policies.split(","):
         model.set_selection(policy)
         for template in TEMPLATES:
             for length in (int(x) for x in args.lengths.split(",")):

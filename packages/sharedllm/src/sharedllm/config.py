@@ -9,7 +9,7 @@ from transformers.configuration_utils import SubConfigSpec
 
 from sharedllm.tree.context_tree import kv_per_chunk
 
-SELECTION_POLICIES = ("right", "query")
+SELECTION_POLICIES = ("right", "query", "query-max")
 
 
 class SharedLLMConfig(PretrainedConfig):
@@ -22,7 +22,8 @@ class SharedLLMConfig(PretrainedConfig):
     kv_per_node: key/value pairs kept per preserved node (32 in the paper: 1024-token chunks keep 128 KVs).
     split_noise_sigma: split-point noise std as a fraction of the node length (0.2 = l/5), training only.
     selection_policy: "right" (always expand the most recent half) or "query" (expand the child whose
-        last-position hidden state is most similar to the query's).
+        last-position hidden state is most similar to the query's) or "query-max" (the child holding the
+        token most similar to the query).
     upper_window: the longest running text the upper model is meant to read; the rest goes into chunks.
     encode_batch_chunks: chunks encoded by the lower model at once (bounds memory at long contexts).
     chunk_positions: True (the paper): every kept key of chunk i is the lower layer's raw key rotated to
@@ -43,7 +44,7 @@ class SharedLLMConfig(PretrainedConfig):
     tree_height: int = 3
     kv_per_node: int = 32
     split_noise_sigma: float = 0.2
-    selection_policy: Literal["right", "query"] = "right"
+    selection_policy: Literal["right", "query", "query-max"] = "right"
     upper_window: int = 4096
     encode_batch_chunks: int = 16
     chunk_positions: bool = True

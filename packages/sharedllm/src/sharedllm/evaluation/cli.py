@@ -14,7 +14,7 @@ app = typer.Typer(
 )
 
 POLICY = typer.Option(
-    None, help="Override the SharedLLM's tree selection policy: right or query (default: its own)."
+    None, help="Override the SharedLLM's tree selection policy: right, query or query-max (default: its own)."
 )
 
 

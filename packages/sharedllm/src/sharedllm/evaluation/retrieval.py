@@ -1,8 +1,9 @@
 """Retrieval from far back (`sharedllm eval retrieval`): passkey accuracy over lengths x depths, in text and
 in code, for several ways of reading the prompt, drawn as heat maps side by side.
 
-Methods: `sharedllm-right` and `sharedllm-query` (the SharedLLM checkpoint with the `right` and the
-query-aware policy; the query is the prompt's last token, the end of the question), `truncated` (the base
+Methods: `sharedllm-right`, `sharedllm-query` and `sharedllm-query-max` (the SharedLLM checkpoint with the
+`right`, the query-aware and the query-max policy; the query is the prompt's last token, the end of the
+question), `truncated` (the base
 model on its window: the needle is out of reach beyond it, so it can only guess) and `full-yarn` (the base
 model reading everything with YaRN-scaled RoPE, up to `full_max_len`).
 """
@@ -14,9 +15,10 @@ from pathlib import Path
 
 from sharedllm.evaluation.passkey import TEMPLATES, passkey_accuracy
 
-RETRIEVAL_METHODS = ("sharedllm-query", "sharedllm-right", "truncated", "full-yarn")
+RETRIEVAL_METHODS = ("sharedllm-query", "sharedllm-query-max", "sharedllm-right", "truncated", "full-yarn")
 LABELS = {
     "sharedllm-query": "SharedLLM, query-aware policy",
+    "sharedllm-query-max": "SharedLLM, query-max policy",
     "sharedllm-right": "SharedLLM, right policy",
     "truncated": "base, truncated to its window",
     "full-yarn": "base, full attention (YaRN RoPE)",

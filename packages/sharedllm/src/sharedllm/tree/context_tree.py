@@ -46,7 +46,7 @@ class ContextTree:
 
     @property
     def needs_query(self) -> bool:
-        return self.policy == "query"
+        return self.policy in ("query", "query-max")
 
     def select(
         self,
@@ -90,12 +90,27 @@ class ContextTree:
     def _go_right(self, start, mid, end, probe, query) -> torch.Tensor:
         if not self.needs_query:
             return torch.ones_like(start, dtype=torch.bool)
+        if self.policy == "query-max":
+            return self._go_right_max(start, mid, end, probe, query)
         rows = torch.arange(start.shape[0], device=start.device)
         left_state, right_state = probe[rows, mid - 1], probe[rows, end - 1]
         query = query.to(probe.dtype)
         left_sim = F.cosine_similarity(left_state.float(), query.float(), dim=-1)
         right_sim = F.cosine_similarity(right_state.float(), query.float(), dim=-1)
         return right_sim >= left_sim
+
+    @staticmethod
+    def _go_right_max(start, mid, end, probe, query) -> torch.Tensor:
+        """"query-max": each child scores the best cosine similarity of any of its tokens to the query (a
+        needle anywhere in a node counts, not only the node's last token)."""
+        sim = F.cosine_similarity(probe.float(), query.float()[:, None, :], dim=-1)  # [C, L]
+        pos = torch.arange(probe.shape[1], device=probe.device)[None, :]
+
+        def best(lo, hi):
+            inside = (pos >= lo[:, None]) & (pos < hi[:, None])
+            return sim.masked_fill(~inside, float("-inf")).amax(dim=1)
+
+        return best(mid, end) >= best(start, mid)
 
     def _uniform_positions(self, start: torch.Tensor, end: torch.Tensor) -> torch.Tensor:
         """kv_per_node evenly spaced positions in [start, end), each the last token of its stride."""
