@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from sharelm.redaction import accel
 from sharelm.redaction.checks import CHECKS, iban_ok, luhn_ok, phone_ok
 from sharelm.redaction.names import find_names
 from sharelm.redaction.prefilters import PREFILTERS
@@ -290,6 +291,36 @@ def _gate(memo: dict[str, bool], gate: re.Pattern[str], text: str, shape: _Shape
     return hit
 
 
+class _Prefilters:
+    """A rule's prefilters on one text (`passes`), with what rules share (shape, lower case, gates) computed
+    once. Only optimisations: a rule they reject cannot match the text."""
+
+    __slots__ = ("gates", "lowered", "n_digits", "plans", "shape", "text")
+
+    def __init__(self, text: str, plans: dict[int, tuple[tuple[str, tuple[str, ...]], ...]]):
+        self.text, self.plans = text, plans
+        self.shape = _Shape(text)
+        self.n_digits = self.shape.n_digits()
+        self.lowered: str | None = None  # on first use: most literal hints are case-sensitive
+        self.gates: dict[str, bool] = {}  # rules sharing a gate pattern scan for it once
+
+    def passes(self, r: Rule) -> bool:
+        if self.n_digits < r.min_digits:
+            return False
+        # What the text's shape decides first: a few C searches, cheaper than a list of literals.
+        if r.gate is not None and self.shape.decide(r.gate.pattern) is False:
+            return False
+        if r.prefilter is not None and not r.prefilter(self.text):
+            return False
+        if r.requires:
+            if r.ignore_case and self.lowered is None:
+                self.lowered = self.text.lower()
+            hay = self.lowered if r.ignore_case else self.text
+            if not _requires_hit(self.plans[id(r)], hay):  # type: ignore[arg-type]
+                return False
+        return r.gate is None or _gate(self.gates, r.gate, self.text, self.shape)
+
+
 # What `redact_many` joins a conversation's messages with: to every rule, the same as a text's edge.
 JOIN = "\n\n"
 
@@ -303,39 +334,33 @@ def _finds(rule: Rule, text: str) -> bool:
 
 
 class Redactor:
-    """Applies the rules in order; each rule sees the previous rule's output."""
+    """Applies the rules in order; each rule sees the previous rule's output.
 
-    def __init__(self, rules: list[Rule] | tuple[Rule, ...] | None = None):
+    `accelerate`: use the optional Hyperscan gate (`sharelm.redaction.accel`, extra `[fast]`) to skip the
+    rules that cannot match a text; None uses it when installed. Same output either way."""
+
+    def __init__(self, rules: list[Rule] | tuple[Rule, ...] | None = None, *, accelerate: bool | None = None):
         self.rules = tuple(rules) if rules is not None else default_rules()
         self._plans = {id(r): requires_plan(r.requires) for r in self.rules if r.requires}
         self._subsets: dict[tuple[int, ...], Redactor] = {}
+        if accelerate and not accel.available():
+            raise RuntimeError(
+                'the redaction accelerator needs Hyperscan: pip install "sharelm-collection[fast]"'
+            )
+        self.accelerate = accel.available() if accelerate is None else accelerate
+        self._gate: accel.RuleGate | None = None  # built on first use (loaded from its cache, or compiled)
+
+    def gate(self) -> accel.RuleGate | None:
+        if self._gate is None and self.accelerate:
+            self._gate = accel.gate_for(self.rules)
+        return self._gate
 
     def active_rules(self, text: str) -> tuple[Rule, ...]:
         """The rules whose prefilters pass on `text`. Prefilters only look for substrings and digit
         counts, so a rule inactive on texts joined together is inactive on each of them."""
-        lowered: str | None = None  # on first use: most literal hints are case-sensitive
-        shape = _Shape(text)
-        n_digits = shape.n_digits()
-        gates: dict[str, bool] = {}  # rules sharing a gate pattern scan for it once
-        plans = self._plans
-        active = []
-        for r in self.rules:  # plain loops: this runs for every conversation
-            if n_digits < r.min_digits:
-                continue
-            # What the text's shape decides first: a few C searches, cheaper than a list of literals.
-            if r.gate is not None and shape.decide(r.gate.pattern) is False:
-                continue
-            if r.prefilter is not None and not r.prefilter(text):
-                continue
-            if r.requires:
-                if r.ignore_case and lowered is None:
-                    lowered = text.lower()
-                if not _requires_hit(plans[id(r)], lowered if r.ignore_case else text):  # type: ignore[arg-type]
-                    continue
-            if r.gate is not None and not _gate(gates, r.gate, text, shape):
-                continue
-            active.append(r)
-        return tuple(active)
+        ctx = _Prefilters(text, self._plans)
+        passes = ctx.passes
+        return tuple(r for r in self.rules if passes(r))
 
     def redact_many(self, texts: list[str]) -> list[tuple[str, dict[str, int]]]:
         """Redact several texts (a conversation's messages): prefilters run once on all of them, and so
@@ -347,6 +372,11 @@ class Redactor:
         one, with every active rule, exactly as `redact` would."""
         if len(texts) == 1:
             return [self.redact(texts[0])] if texts[0] else [(texts[0], {})]
+        gate = self.gate()
+        if gate is not None:
+            done = self._redact_many_gated(gate, texts)
+            if done is not None:
+                return done
         joined = JOIN.join(texts)
         active = self.active_rules(joined)
         if not any(_finds(r, joined) for r in active):
@@ -354,16 +384,87 @@ class Redactor:
         sub = self._subset(active)
         return [sub.redact(t) if t else (t, {}) for t in texts]
 
+    def _redact_many_gated(
+        self, gate: accel.RuleGate, texts: list[str]
+    ) -> list[tuple[str, dict[str, int]]] | None:
+        """`redact_many` with the gate: the rules `redact_many` would run on the texts are those whose
+        prefilters pass on the joined text; of those, each text runs only the ones the gate found in the
+        joined text (a match in one text is one in the join, as for the pure path), and after a text
+        changes, the ones the gate finds in its new version. None where the gate cannot tell (the pure
+        path then runs)."""
+        joined = JOIN.join(texts)
+        hits = gate.candidates(joined)
+        if hits is None:
+            return None
+        if hits:
+            ctx = _Prefilters(joined, self._plans)
+            active = {i: ctx.passes(self.rules[i]) for i in hits}
+            if any(active.values()):
+                rules = self.rules
+
+                def allowed(i: int) -> bool:  # in `active_rules(joined)`, asked only for gate hits
+                    ok = active.get(i)
+                    if ok is None:
+                        ok = active[i] = ctx.passes(rules[i])
+                    return ok
+
+                results = [self._redact_gated(gate, t, allowed, hits) if t else (t, {}) for t in texts]
+                return None if any(r is None for r in results) else results  # type: ignore[return-value]
+        return [(t, {}) for t in texts]
+
+    def _redact_gated(
+        self,
+        gate: accel.RuleGate,
+        text: str,
+        allowed: Callable[[int], bool] | None = None,
+        hits: set[int] | None = None,
+    ) -> tuple[str, dict[str, int]] | None:
+        """`redact` running only the rules the gate lets through (and `allowed`), in rule order; `hits`:
+        what the gate found in a text holding this one (the conversation joined)."""
+        hits = gate.candidates(text) if hits is None else hits
+        if hits is None:
+            return None
+        counts: dict[str, int] = {}
+        ctx: _Prefilters | None = None  # the prefilters' shared work on the current text
+        order = sorted(i for i in hits if allowed is None or allowed(i))
+        k = 0
+        while k < len(order):
+            i = order[k]
+            k += 1
+            rule = self.rules[i]
+            ctx = ctx or _Prefilters(text, self._plans)
+            if not ctx.passes(rule):  # as `redact` would skip it
+                continue
+            if rule.detector is not None:
+                new = self._replace_spans(rule, text, counts)
+            else:
+                new = rule.regex.sub(self._replacer(rule, counts), text)  # type: ignore[union-attr]
+            if new != text:  # what the gate found may have changed: ask it again for the rules after i
+                text, ctx, hits = new, None, gate.candidates(new)
+                if hits is None:  # cannot happen after a valid text, but stay exact if it did
+                    return None
+                order, k = sorted(j for j in hits if j > i and (allowed is None or allowed(j))), 0
+        return text, counts
+
     def _subset(self, active: tuple[Rule, ...]) -> Redactor:
         key = tuple(id(r) for r in active)
         sub = self._subsets.get(key)
         if sub is None:
             if len(self._subsets) > 256:  # bounded: a few dozen combinations occur in practice
                 self._subsets.clear()
-            sub = self._subsets[key] = Redactor(active)
+            sub = self._subsets[key] = Redactor(active, accelerate=False)
         return sub
 
     def redact(self, text: str) -> tuple[str, dict[str, int]]:
+        gate = self.gate()
+        if gate is not None:
+            done = self._redact_gated(gate, text)
+            if done is not None:
+                return done
+        return self.redact_pure(text)
+
+    def redact_pure(self, text: str) -> tuple[str, dict[str, int]]:
+        """`redact` without the accelerator: every rule's own prefilters, then its pattern."""
         counts: dict[str, int] = {}
         lowered: str | None = None
         shape = _Shape(text)

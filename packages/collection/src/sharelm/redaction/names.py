@@ -72,9 +72,9 @@ _TITLES_DOTTED = ("Mr", "Mrs", "Ms", "Mx", "Dr", "Prof", "Sr", "Sra", "Srta", "M
 _TITLE_DOTS = "|".join(rf"(?<=\b{t}\. .)" for t in _TITLES_DOTTED)
 # The capital comes first in the pattern so that re can skip to capitals; the lookbehinds then look at the
 # gap before it.
+UPPER = r"[A-Z\u00c0-\u00d6\u00d8-\u00de\u0100-\u017f\u0391-\u03a9\u0400-\u042f\u0531-\u0556]"  # a capital
 _UPPER_START = re.compile(
-    r"[A-Z\u00c0-\u00d6\u00d8-\u00de\u0100-\u017f\u0391-\u03a9\u0400-\u042f\u0531-\u0556]"
-    rf"(?:(?<=[ \t\n,:].)(?<![.!?;] .)(?<![.!?;]\n.)|{_TITLE_DOTS})(?=[^\W\d_])"
+    UPPER + rf"(?:(?<=[ \t\n,:].)(?<![.!?;] .)(?<![.!?;]\n.)|{_TITLE_DOTS})(?=[^\W\d_])"
 )
 # The same candidates in an ASCII text, found with `bytes.find(b" A")` (a C search) on the text's bytes
 # mapped to gap -> " ", capital -> "A", small letter -> "a", anything else -> "."; the lookbehinds above are
