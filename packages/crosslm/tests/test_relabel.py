@@ -106,3 +106,13 @@ def test_a_client_round_reports_every_label_and_dp_noises_the_vector(world_run, 
     noisy, metrics_dp, _ = run_round(dp, 0, msg)
     assert len(noisy) == len(feedback) and noisy != feedback and all(0 <= q <= 1 for q in noisy)
     assert 0 < metrics_dp["epsilon"] < float("inf")
+
+
+def test_normalizing_removes_a_clients_label_prior():
+    # Client 0's SLM gives label a 0.9 whatever the sample; client 1 tells the samples apart.
+    probs = [[[0.9, 0.1], [0.9, 0.1]], [[0.8, 0.2], [0.2, 0.8]]]
+    raw = aggregate_per_label(probs, [1, 1], "count-weighted")
+    assert [max(range(2), key=row.__getitem__) for row in raw] == [0, 0]  # client 0 labels both a
+    cons = aggregate_per_label(probs, [1, 1], "count-weighted", normalize=True)
+    assert cons[0][0] > cons[0][1] and cons[1][1] > cons[1][0]  # normalized, client 1 decides
+    assert all(sum(row) == pytest.approx(1.0) for row in cons)

@@ -181,6 +181,7 @@ def aggregate_per_label(
     counts: list[int],
     mode: str = "label-weighted",
     label_counts: list[list[int]] | None = None,
+    normalize: bool = False,
 ) -> list[list[float]]:
     """The federation's score of every label for every sample ([sample][label]) from the clients'
     per-label feedback ([client][sample][label]).
@@ -188,11 +189,16 @@ def aggregate_per_label(
     "label-weighted": client c's vote on label y is weighted by min(its examples of y, its examples of
     other labels), so a client that never saw y, or saw nothing but y, has no say on y; a label no client
     can judge scores 0 (no sample is relabelled to it). "count-weighted": every label by example count.
-    "median": per sample and label.
+    "median": per sample and label. `normalize`: each client's probabilities of a label are first divided
+    by their mean over the samples (the prior its SLM puts on that label in this batch), then renormalised
+    per sample.
     """
     p = torch.tensor(probs, dtype=torch.float64)  # [client, sample, label]
     if p.numel() == 0:
         return [[] for _ in range(p.shape[1])] if p.dim() > 1 else []
+    if normalize:
+        p = p / p.mean(1, keepdim=True).clamp_min(1e-9)
+        p = p / p.sum(2, keepdim=True).clamp_min(1e-12)
     if mode == "median":
         return torch.quantile(p, 0.5, dim=0).tolist()
     w = torch.tensor(counts, dtype=torch.float64)[:, None].expand(p.shape[0], p.shape[2])
@@ -264,9 +270,10 @@ def enhance(
 def _enhance_relabelled(
     side: ServerSide, stats: dict, samples: list[tuple[str, str]], consensus: list[list[float]]
 ) -> dict:
-    """Per-label feedback: each sample takes the federation's consensus label. Kept samples join the pool
-    under it and the LLM learns them under it; a sample the federation rejects under its intended label
-    is pushed down there (`negative-weight`), as in the intended-label mode."""
+    """Per-label feedback: each sample takes the federation's consensus label. Kept samples (with
+    `server-filter`, those the LLM's scorer also gives that label) join the pool under it and the LLM learns
+    them under it; a kept sample whose label changed is pushed down under its intended one
+    (`negative-weight` x its score)."""
     cfg, labels = side.cfg, side.task.labels
     judged = relabel(consensus, labels, cfg.threshold, cfg.relabel_margin)
     keep = [kept for *_, kept in judged]
@@ -288,11 +295,12 @@ def _enhance_relabelled(
             message=f"no synthetic sample's consensus label reached threshold {cfg.threshold} (mean "
             f"{stats['mean_quality']:.3f}, best {max(scores):.3f}): nothing was learned this round",
         )
+    # The LLM learns the pool's samples under their consensus label and unlearns a relabelled one under the
+    # label it wrote it for.
     s = FinetuneSettings.from_config(cfg)
-    items = [((t, y), q) for (t, _), (y, q, kept) in zip(samples, judged, strict=True) if kept]
-    for (t, y), row in zip(samples, consensus, strict=True):
-        if (q := row[labels.index(y)]) < cfg.threshold and s.negative_weight > 0:
-            items.append(((t, y), -s.negative_weight * (cfg.threshold - q)))
+    items = [((t, y), q) for t, y, q in accepted]
+    if s.negative_weight > 0:
+        items += [((t, yi), -s.negative_weight * q) for (t, yi), (y, q, _), k in pairs if k and y != yi]
     stats.update(
         side.llm.finetune(
             side.task, [it for it, _ in items], [], s, side.general_replay, weights=[w for _, w in items]

@@ -111,6 +111,7 @@ class CrossLMStrategy(Strategy):
                 [int(c["num_examples"]) for c in clients],
                 cfg.aggregation,
                 [list(c["label_counts"]) for c in clients],
+                cfg.relabel_normalize,
             )
         elif r["score"] and ok:
             quality = aggregate(
