@@ -25,14 +25,16 @@ if [ "$STAGE" = base ]; then
     packages/collection/tests/fixtures/{lmsys,wildchat,oasst_messages,prism,sharegpt,openai,hh_rlhf}.jsonl
   [ -f "$R/tok/tokenizer.json" ] ||
     $BIN/sharedllm train tokenizer --data "$R/dialogs.jsonl" --kind sharelm --vocab-size 1024 --out "$R/tok"
+  # Each stage trains the previous one further; a stage whose final checkpoint exists is kept (resumable).
   prev=""
-  for stage in 1-patterns 2-spans 3-passkey 4-passkey 5-passkey; do  # each stage trains the previous one further
-    $BIN/sharedllm train base --tokenizer "$R/tok" --out "$R/base-$stage" --config "$HERE/base-$stage.toml" \
-      ${prev:+--set init=$prev}
+  for stage in 1-patterns 2-spans 3-passkey 4-passkey 5-passkey 6-passkey 7-passkey; do
+    [ -f "$R/base-$stage/final/config.json" ] ||
+      $BIN/sharedllm train base --tokenizer "$R/tok" --out "$R/base-$stage" --config "$HERE/base-$stage.toml" \
+        ${prev:+--set init=$prev}
     prev=$R/base-$stage/final
     cp "$R/base-$stage/loss_curve.png" "$OUT/loss_curve-base-$stage.png"
   done
-  rm -rf "$R/base" && cp -r "$R/base-5-passkey" "$R/base"
+  rm -rf "$R/base" && cp -r "$R/base-$stage" "$R/base"
   for template in text python; do
     $BIN/sharedllm eval passkey "$R/base/final" --method truncated --template $template --lengths 120 \
       --depths 0,0.5,1 --trials 20 --out "$OUT/in-window-$template"
