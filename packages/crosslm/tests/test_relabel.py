@@ -10,7 +10,7 @@ from crosslm import protocol
 from crosslm.client import run_round
 from crosslm.config import ConfigError, RunConfig
 from crosslm.data import write_silos
-from crosslm.server import aggregate_per_label, relabel
+from crosslm.server import _balanced, aggregate_per_label, relabel
 
 
 def test_a_client_that_never_saw_a_label_cannot_vote_for_it():
@@ -116,3 +116,9 @@ def test_normalizing_removes_a_clients_label_prior():
     cons = aggregate_per_label(probs, [1, 1], "count-weighted", normalize=True)
     assert cons[0][0] > cons[0][1] and cons[1][1] > cons[1][0]  # normalized, client 1 decides
     assert all(sum(row) == pytest.approx(1.0) for row in cons)
+
+
+def test_relabelled_samples_are_balanced_across_labels():
+    # Three samples relabelled a, one b, two labels: a is down-weighted to an even share, b is kept whole.
+    out = _balanced([["x", "a", 0.9], ["y", "a", 0.6], ["z", "a", 0.3], ["w", "b", 0.5]], 2)
+    assert [q for *_, q in out] == pytest.approx([0.6, 0.4, 0.2, 0.5])

@@ -9,6 +9,7 @@ import json
 import math
 import shutil
 import time
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -281,7 +282,7 @@ def _enhance_relabelled(
         pred = side.llm.predict_labels(side.task, [t for t, _ in samples], _progress(side, "LLM filter"))
         keep = [k and p == y for k, (y, *_), p in zip(keep, judged, pred, strict=True)]
     pairs = list(zip(samples, judged, keep, strict=True))
-    accepted = [[t, y, q] for (t, _), (y, q, _), k in pairs if k]
+    accepted = _balanced([[t, y, q] for (t, _), (y, q, _), k in pairs if k], len(labels))
     _extend_pool(side, accepted)
     scores = [q for _, q, _ in judged]
     stats.update(
@@ -308,6 +309,15 @@ def _enhance_relabelled(
     )
     stats["pool"] = len(side.state.pool)
     return stats
+
+
+def _balanced(accepted: list[list], num_labels: int) -> list[list]:
+    """Relabelled samples pile onto the few topics the LLM writes well: each label's weight is scaled by
+    min(1, mean count per label / its count), so no label outweighs an even share in the pool or the LLM's
+    tuning (a label scorer tuned on a skewed set learns the skew)."""
+    counts = Counter(y for _, y, _ in accepted)
+    even = len(accepted) / max(1, num_labels)
+    return [[t, y, q * min(1.0, even / counts[y])] for t, y, q in accepted]
 
 
 def _enhance_response(side: ServerSide, stats: dict, quality: list[float]) -> dict:
