@@ -1,15 +1,13 @@
 #!/usr/bin/env bash
 # Retrieval from far back (bash packages/sharedllm/benchmarks/retrieval/run.sh), offline and from scratch.
-#   STAGE=base (the default; what ran for the README's figures):
-#     dialogs (ChatterBot English + the collection's fixtures) -> a 1024-token byte-level BPE -> a 4-layer
-#     base trained in five curriculum stages (base-*.toml, each from the previous one: repeated patterns,
-#     repeated spans, then in-window passkey prompts) -> the in-window check (`sharedllm eval passkey
-#     --method truncated` on 120-token prompts) -> needle_coverage.py (how much of the key the context tree
-#     keeps at compression 2 and 1.33, per policy).
-#   STAGE=lm, then STAGE=eval (not run for the README: they need a base that copies in its window, which
-#     the base stage has not produced yet): SharedLLM continual training with synthetic retrieval examples
-#     mixed in (lm.toml; query-aware policy, the query is the question), then `sharedllm eval retrieval` at
-#     4K-32K, depths 0-1, text and code, SharedLLM query-aware and right, truncated base, full attention
+#   STAGE=base (the default): dialogs (ChatterBot English + the collection's fixtures) -> a 1024-token
+#     byte-level BPE -> a 4-layer base trained in seven curriculum stages (base-*.toml, each from the previous
+#     one: repeated patterns, repeated spans, then in-window passkey prompts) -> the in-window check
+#     (`sharedllm eval passkey --method truncated` on 120-token prompts) -> needle_coverage.py (how much of
+#     the key the context tree keeps at compression 2 and 1.33, per policy). A stage already trained is kept.
+#   STAGE=lm, then STAGE=eval: SharedLLM continual training with synthetic retrieval examples mixed in
+#     (lm.toml; query-aware policy, the query is the question), then `sharedllm eval retrieval` at 120-32K
+#     tokens, depths 0-1, text and code, SharedLLM query-aware and right, truncated base, full attention
 #     (YaRN) up to 8K.
 set -euo pipefail
 BIN=${BIN:-.venv/bin}
