@@ -44,7 +44,9 @@ def controlled(
     methods: str = typer.Option(",".join(controlled_suite.METHODS)),
     name: str = typer.Option("controlled", help="results subfolder"),
     set_: list[str] = typer.Option([], "--set", "-c", help="run-config override KEY=VALUE (ablations)"),
-    topics: int = typer.Option(4, min=2, max=8, help="latent topics (labels) of the world; use a new --name"),
+    topics: int = typer.Option(
+        controlled_suite.TOPICS, min=2, max=8, help="latent topics (labels) of the world; use a new --name"
+    ),
 ) -> None:
     """Standalone, FedAvg, KD, filtered KD, CrossLM and the centralised bound over seeds and alphas."""
     start = time.perf_counter()
@@ -99,7 +101,8 @@ def response(
 @app.command(name="all")
 def all_(out: Path = OUT, seeds: str = typer.Option("0,1,2,3,4")) -> None:
     """controlled (all seeds, alphas 0.1/0.5/5) then scale."""
-    controlled(out, seeds, "0.5,0.1,5.0", ",".join(controlled_suite.METHODS), "controlled", [], 4)
+    methods = ",".join(controlled_suite.METHODS)
+    controlled(out, seeds, "0.5,0.1,5.0", methods, "controlled", [], controlled_suite.TOPICS)
     scale(out, "10,100", 2)
 
 
