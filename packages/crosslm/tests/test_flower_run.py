@@ -131,7 +131,7 @@ def test_flower_rounds_with_per_label_feedback_relabel_the_pool(world_run, tmp_p
     assert 0 <= r1["relabelled"] <= r1["accepted"] <= r1["generated"] and "llm_train_samples" in r1
     assert r2["clients"][0]["num_synthetic_train"] == r1["pool"] == r1["accepted"]
     pool = json.loads((out / "checkpoint" / "state.json").read_text())["pool"]
-    assert all(y in labels and 0.34 <= q <= 1 for _, y, q in pool)
+    assert all(y in labels and 0 < q <= 1 for _, y, q in pool)  # consensus score x the label balance
     for pid in range(3):
         sent = [json.loads(line) for line in (audit / f"client-{pid}.jsonl").read_text().splitlines()]
         _, silo = read_silo(out / "silos", pid)
