@@ -7,6 +7,7 @@ TORCH   := torch==2.13.0
 PROJECTS := $(wildcard packages/collection packages/sharedllm packages/crosslm services/collector services/chat)
 STAMP   := $(VENV)/.installed
 PLUGIN  := services/plugin
+comma   := ,
 
 .PHONY: test lint pytest test-packages dist check-dist install demo bench clean
 
@@ -16,9 +17,13 @@ $(BIN)/python:
 	# The CPU wheel first: anything that depends on torch must find it already installed.
 	$(BIN)/pip install -q $(TORCH)
 
+# Extras beyond [test] in .venv, and in a second fresh venv of `test-packages` (the package alone runs without them).
+EXTRAS_packages/collection := fast
+
 $(STAMP): $(BIN)/python requirements-dev.txt $(addsuffix /pyproject.toml,$(PROJECTS))
 	# Siblings pinned to the version (not to their folders): the five editable installs then satisfy each other.
-	SHARELM_PIN_SIBLINGS=1 $(BIN)/pip install -q -r requirements-dev.txt $(foreach p,$(PROJECTS),-e "$(p)[test]")
+	SHARELM_PIN_SIBLINGS=1 $(BIN)/pip install -q -r requirements-dev.txt \
+	  $(foreach p,$(PROJECTS),-e "$(p)[test$(if $(EXTRAS_$(p)),$(comma)$(EXTRAS_$(p)))]")
 	touch $@
 
 install: $(STAMP) $(if $(wildcard $(PLUGIN)/package.json),$(PLUGIN)/node_modules/.installed)
@@ -35,9 +40,11 @@ pytest: install
 	$(BIN)/pytest
 
 # Each Python package alone, as a new user installs it: a fresh venv under .venvs/, one `pip install "./X[test]"`
-# (siblings come from this checkout), its own tests. Sequential: the machine has 2 cores.
+# (siblings come from this checkout), its own tests; then again with its EXTRAS_ (packages/collection with
+# [fast]: the accelerated redaction's tests skip without it). Sequential: the machine has 2 cores.
 test-packages:
 	@for p in $(PROJECTS); do tools/packaging/test-alone.sh $$p || exit 1; done
+	@$(foreach p,$(PROJECTS),$(if $(EXTRAS_$(p)),tools/packaging/test-alone.sh $(p) $(EXTRAS_$(p)) || exit 1;))
 
 test: lint test-packages check-dist pytest
 

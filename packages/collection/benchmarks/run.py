@@ -46,10 +46,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", type=steps, default=list(STEPS), help=f"some of {','.join(STEPS)}")
     parser.add_argument("--keep-data", action="store_true", help="keep the generated JSONL files")
     parser.add_argument("--data-dir", type=Path, default=None, help="scratch dir for generated data")
+    parser.add_argument(
+        "--merge", action="store_true", help="keep --out's earlier figures for the steps not run now"
+    )
     args = parser.parse_args(argv)
     results = run_bench(
         args.sizes, args.out, stage_size=args.stage_size, pii_per_type=args.pii_per_type,
-        steps=args.only, keep_data=args.keep_data, data_dir=args.data_dir,
+        steps=args.only, keep_data=args.keep_data, data_dir=args.data_dir, merge=args.merge,
         log=lambda m: print(m, file=sys.stderr),
     )  # fmt: skip
     print("\n".join(summary_lines(results)))

@@ -122,3 +122,20 @@ def test_hashset64_matches_a_python_set():
         assert ours.add(key) == ((key or 1) not in ref)
         ref.add(key or 1)
     assert len(ours) == len(ref) and all(k in ours for k in ref) and 12345678901 not in ours
+
+
+def test_normalise_shortcut_equals_split_and_join():
+    """normalise() skips the split/join for single-spaced text: the same result for every kind of space."""
+    import random
+    import sys
+    import unicodedata
+
+    from sharelm.dedup import normalise
+
+    spaces = [chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace()]
+    alphabet = spaces + list("aB\u00df\u0130\u00e9\uff21\u200b\ufeff\x00.")
+    rng = random.Random(3)
+    for _ in range(50_000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 8)))
+        expected = " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+        assert normalise(text) == expected, repr(text)

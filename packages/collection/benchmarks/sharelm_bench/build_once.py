@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 
 from sharelm.pipeline import BuildOptions, build
+from sharelm.redact import _default_redactor
 
 STAGES = {
     "validate": BuildOptions(redact=False, dedup=False, language=False),
@@ -21,13 +23,18 @@ def main() -> None:
     parser.add_argument("input")
     parser.add_argument("output")
     parser.add_argument("--stage", choices=list(STAGES), default="validate+redact+dedup")
+    parser.add_argument("--pure", action="store_true", help="without the [fast] accelerator, if installed")
     args = parser.parse_args()
+    if args.pure:
+        os.environ["SHARELM_NO_ACCEL"] = "1"  # read when the redactor is first built, during the build
     report = build([args.input], args.output, STAGES[args.stage])
+    accelerated = STAGES[args.stage].redact and _default_redactor().gate() is not None
     n = report.imported.conversations
     print(
         json.dumps(
             {
-                "stage": args.stage,
+                "stage": args.stage + (" (pure Python)" if args.pure else ""),
+                "redaction": "Hyperscan gate" if accelerated else "pure Python",
                 "conversations_in": n,
                 "conversations_out": report.written,
                 "seconds": round(report.seconds, 2),

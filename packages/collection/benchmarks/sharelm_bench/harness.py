@@ -20,6 +20,11 @@ from sharelm_bench.report import markdown, plot
 
 Log = Callable[[str], None]
 STEPS = ("speed", "pii", "language", "stages", "scaling")
+PURE_TOO = ("validate+redact", "validate+redact+dedup")
+STEP_KEYS = {  # bench.json key -> the steps that write it
+    "redaction_speed": ("speed",), "pii_eval": ("pii",), "pii_compare": ("pii",),
+    "language_eval": ("language",), "stages": ("stages",), "scaling": ("scaling",),
+}  # fmt: skip
 BENCH_DIR = Path(__file__).resolve().parents[1]  # packages/collection/benchmarks
 
 
@@ -35,13 +40,20 @@ def dataset(n: int, out_dir: Path, log: Log, seed: int = 0) -> Path:
     return path
 
 
-def build_in_subprocess(data: Path, out_dir: Path, stage: str) -> dict[str, Any]:
+def accelerator_installed() -> bool:
+    from sharelm.redaction import accel
+
+    return accel.available()
+
+
+def build_in_subprocess(data: Path, out_dir: Path, stage: str, pure: bool = False) -> dict[str, Any]:
     output = out_dir / "built.jsonl"
     # The harness is not installed: the child finds it through PYTHONPATH (this folder's parent).
     path = os.pathsep.join(filter(None, [str(BENCH_DIR), os.environ.get("PYTHONPATH")]))
     env = dict(os.environ, PYTHONPATH=path)
     proc = subprocess.run(
-        [sys.executable, "-m", "sharelm_bench.build_once", str(data), str(output), "--stage", stage],
+        [sys.executable, "-m", "sharelm_bench.build_once", str(data), str(output), "--stage", stage]
+        + (["--pure"] if pure else []),
         capture_output=True,
         text=True,
         env=env,
@@ -122,6 +134,7 @@ def run_bench(
     steps: list[str] | tuple[str, ...] = STEPS,
     keep_data: bool = False,
     data_dir: Path | None = None,
+    merge: bool = False,
     log: Log = print,
 ) -> dict[str, Any]:
     from sharelm_bench.build_once import STAGES
@@ -133,7 +146,14 @@ def run_bench(
     data_dir = data_dir or Path(tempfile.gettempdir()) / "sharelm-bench"
     data_dir.mkdir(parents=True, exist_ok=True)
     stage_size = stage_size or min(sizes)
+    previous = out_dir / "bench.json"
+    # --merge: the steps not run now keep their figures from the last run (say so in bench.md)
+    kept = json.loads(previous.read_text()) if merge and previous.exists() else {}
     results: dict[str, Any] = {
+        **{k: v for k, v in kept.items() if k in STEP_KEYS and not set(STEP_KEYS[k]) & set(steps)},
+        "merged_from_earlier_run": sorted(
+            k for k in kept if k in STEP_KEYS and not set(STEP_KEYS[k]) & set(steps)
+        ),
         "sizes": sizes,
         "stage_size": stage_size,
         "language_size": min(stage_size, language_size),
@@ -160,14 +180,21 @@ def run_bench(
         log("language tagging on the ChatterBot corpus")
         results["language_eval"] = language_eval()
     save()
-    results["stages"] = []
+    if "stages" in steps:
+        results["stages"] = []
     for stage in STAGES if "stages" in steps else ():
         # Language tagging is two orders of magnitude slower than the rest: a smaller prefix of the data.
         n = min(stage_size, language_size) if "language" in stage else stage_size
         log(f"build {stage} on {n:,}")
         results["stages"].append(build_in_subprocess(data[n], data_dir, stage))
         save()
-    results["scaling"] = []
+    # With the [fast] extra installed, the redacting stages again without it: the pure-Python figures.
+    for stage in PURE_TOO if "stages" in steps and accelerator_installed() else ():
+        log(f"build {stage} on {stage_size:,}, pure Python")
+        results["stages"].append(build_in_subprocess(data[stage_size], data_dir, stage, pure=True))
+        save()
+    if "scaling" in steps:
+        results["scaling"] = []
     for n in sizes if "scaling" in steps else ():
         log(f"build validate+redact+dedup on {n:,}")
         results["scaling"].append(build_in_subprocess(data[n], data_dir, "validate+redact+dedup"))

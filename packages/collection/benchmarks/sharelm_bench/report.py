@@ -13,15 +13,16 @@ def _f(x: float | None, digits: int = 2) -> str:
 
 def _build_lines(results: dict[str, Any]) -> list[str]:
     lines = [
-        "| build stages | conversations | conv/s (wall) | conv per CPU s | peak RSS MB |",
-        "|---|---:|---:|---:|---:|",
+        "| build stages | redaction | conversations | conv/s (wall) | conv per CPU s | peak RSS MB |",
+        "|---|---|---:|---:|---:|---:|",
     ]
     rows = results.get("stages", []) + [
         dict(x, stage=f"{x['stage']} (scaling)") for x in results.get("scaling", [])
     ]
     for s in rows:
         lines.append(
-            f"| {s['stage']} | {s['conversations_in']:,} | {s['conv_per_s']:,.0f} "
+            f"| {s['stage']} | {s.get('redaction', 'pure Python')} | {s['conversations_in']:,} "
+            f"| {s['conv_per_s']:,.0f} "
             f"| {s['conv_per_cpu_s']:,.0f} | {s['peak_rss_mb']:,.0f} |"
         )
     return lines if rows else []
@@ -115,6 +116,11 @@ def markdown(results: dict[str, Any]) -> str:
         "rates suffer from other processes, CPU-second rates much less).",
         "",
     ]
+    if results.get("merged_from_earlier_run"):
+        lines += [
+            f"Kept from the previous run (`--merge`): {', '.join(results['merged_from_earlier_run'])}.",
+            "",
+        ]
     lines += _build_lines(results)
     for key, fn in (
         ("redaction_speed", _speed_lines),

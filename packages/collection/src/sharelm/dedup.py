@@ -30,9 +30,14 @@ _U32 = np.uint32 if np is not None else None
 
 def normalise(text: str) -> str:
     """Case, Unicode width and whitespace differences do not make a conversation new."""
-    if not unicodedata.is_normalized("NFKC", text):
+    if not text.isascii() and not unicodedata.is_normalized("NFKC", text):  # ASCII is NFKC already
         text = unicodedata.normalize("NFKC", text)
-    return " ".join(text.casefold().split())
+    text = text.casefold()
+    # Already single-spaced (the common case): every whitespace character but " " is unprintable, so the
+    # split and join below would give the same text back; these C tests are cheaper than building the words.
+    if text.isprintable() and "  " not in text and text[:1] != " " and text[-1:] != " ":
+        return text
+    return " ".join(text.split())
 
 
 # Random odd weights per byte position in a token: a token's hash is sum(weight[pos] * (byte + 1)) mod 2^32,
@@ -67,9 +72,8 @@ def token_hashes(norm: str) -> np.ndarray:
 def content_key(conv: Conversation, norms: list[str] | None = None) -> int:
     """64-bit hash of the roles and normalised contents (ids, metadata and timestamps are ignored)."""
     norms = norms if norms is not None else [normalise(m.content) for m in conv.conversation]
-    h = hashlib.blake2b(digest_size=8)
-    for m, norm in zip(conv.conversation, norms, strict=True):
-        h.update(f"{m.role}\x1f{norm}\x1e".encode("utf-8", "surrogatepass"))
+    parts = [f"{m.role}\x1f{norm}\x1e" for m, norm in zip(conv.conversation, norms, strict=True)]
+    h = hashlib.blake2b("".join(parts).encode("utf-8", "surrogatepass"), digest_size=8)  # one update
     return int.from_bytes(h.digest(), "little")
 
 
@@ -348,10 +352,13 @@ class Deduplicator:
             block = ok[s : s + 16]
             flat = np.concatenate([hashes[i] for i in block])
             starts = np.cumsum([0] + [len(hashes[i]) for i in block[:-1]])
-            with np.errstate(over="ignore"):  # in place: one [shingles x perms] array, not two
-                phv = np.multiply.outer(_fmix32(flat), self._a)
-                phv += self._b
-            for i, row in zip(block, np.minimum.reduceat(phv, starts, axis=0), strict=True):
+            # [perms x shingles], in place: the minimum then runs along contiguous rows (3x faster than
+            # [shingles x perms]; the same values).
+            with np.errstate(over="ignore"):
+                phv = np.multiply.outer(self._a, _fmix32(flat))
+                phv += self._b[:, None]
+            mins = np.ascontiguousarray(np.minimum.reduceat(phv, starts, axis=1).T)
+            for i, row in zip(block, mins, strict=True):
                 result[i] = row
         return result
 
