@@ -56,4 +56,5 @@ fi
 if [ "$STAGE" = eval ]; then
   $BIN/sharedllm eval retrieval "$R/sllm/final" --base "$R/base/final" --lengths 120,4K,8K,16K,32K \
     --depths 0,0.25,0.5,0.75,1 --trials "$TRIALS" --full-max-len 8192 --out "$OUT"
+  $BIN/python "$HERE/answer_tokens.py" "$R/sllm/final" | tee "$OUT/answer_tokens.txt"
 fi
