@@ -107,7 +107,7 @@ def test_eval_bad_input_is_named(checkpoints, tmp_path):
     res, text = _invoke("eval", "passkey", shared_dir, "--template", "poem")
     assert res.exit_code == 2 and "--template must be one of" in text
     res, text = _invoke("eval", "passkey", shared_dir, "--selection-policy", "left")
-    assert res.exit_code == 2 and "selection_policy must be one of ('right', 'query')" in text
+    assert res.exit_code == 2 and "selection_policy must be one of ('right', 'query', 'query-max')" in text
 
 
 def test_eval_retrieval_writes_heat_maps_and_a_table(checkpoints, tmp_path):
