@@ -101,7 +101,7 @@ class ContextTree:
 
     @staticmethod
     def _go_right_max(start, mid, end, probe, query) -> torch.Tensor:
-        """"query-max": each child scores the best cosine similarity of any of its tokens to the query (a
+        """ "query-max": each child scores the best cosine similarity of any of its tokens to the query (a
         needle anywhere in a node counts, not only the node's last token)."""
         sim = F.cosine_similarity(probe.float(), query.float()[:, None, :], dim=-1)  # [C, L]
         pos = torch.arange(probe.shape[1], device=probe.device)[None, :]
