@@ -76,6 +76,16 @@ def test_gate_keeps_every_rule_on_its_example():
     assert gate.candidates("bad \ud800 surrogate") is None
 
 
+def test_gate_scans_from_many_threads_at_once():
+    """The collector redacts in a thread pool: each thread scans with its own Hyperscan scratch."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    pure, fast = _pure_and_fast()
+    texts = _odd_texts(21, 400) + ["mail bob@example.com", "Hi Anna, call +44 20 7946 0958"] * 50
+    with ThreadPoolExecutor(8) as pool:
+        assert list(pool.map(fast.redact, texts)) == [pure.redact(t) for t in texts]
+
+
 def test_same_output_on_the_labelled_set_and_odd_texts():
     from sharelm_bench.labelled import labelled_set
 

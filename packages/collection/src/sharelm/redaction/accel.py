@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import threading
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -138,7 +139,8 @@ class RuleGate:
                 ids += (self._add(exprs, requires_pattern(r.requires, r.ignore_case), flags),)
             self.needs.append((i, ids))
         self.db = self._database(exprs)
-        self.db.scratch = hyperscan.Scratch(self.db)
+        self._scratch = hyperscan.Scratch(self.db)
+        self._local = threading.local()  # a scratch per thread: Hyperscan's may not be shared while scanning
 
     @staticmethod
     def _add(exprs: list[tuple[bytes, int]], pattern: str, flags: int) -> int:
@@ -171,8 +173,11 @@ class RuleGate:
             raw = text.encode("utf-8")
         except UnicodeEncodeError:  # lone surrogates: Hyperscan needs valid UTF-8
             return None
+        scratch = getattr(self._local, "scratch", None)
+        if scratch is None:
+            scratch = self._local.scratch = self._scratch.clone()
         found: set[int] = set()
-        self.db.scan(raw, match_event_handler=_collect, context=found)
+        self.db.scan(raw, match_event_handler=_collect, context=found, scratch=scratch)
         hits = set()
         if found:
             for i, ids in self.needs:
