@@ -21,7 +21,7 @@ from rich.console import Console
 from world import World, make_world
 
 from crosslm.client import run_round
-from crosslm.config import RunConfig
+from crosslm.config import ConfigError, RunConfig
 from crosslm.data import load_task_examples, split_federation, write_silos
 from crosslm.models.slm import ClientSLM
 from crosslm.models.tiny import build_tiny_causal_lm, build_tiny_classifier
@@ -228,7 +228,13 @@ def run_grid(
                 cfg = base_config(a, seed, alpha, {**own, **(overrides or {})}).replace(
                     method=method, out_dir=str(out / "runs" / f"seed{seed}-alpha{alpha}" / method)
                 )
-                cell = LOCAL[method](cfg) if method in LOCAL else flower_cell(cfg, a["world"])
+                try:
+                    cell = LOCAL[method](cfg) if method in LOCAL else flower_cell(cfg, a["world"])
+                except ConfigError as exc:  # a Dirichlet draw that leaves a client too little data
+                    if "silo holds" not in str(exc):
+                        raise
+                    console.print(f"[red]seed {seed} alpha {alpha}: skipped, {exc}[/red]")
+                    break
                 cell.update(seed=seed, alpha=alpha, method=method)
                 path.write_text(json.dumps(cell, indent=1))
                 console.print(_line(cell))

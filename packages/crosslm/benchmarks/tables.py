@@ -161,8 +161,10 @@ def plot(s: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 3, figsize=(17, 4.5))
     methods, alphas = s["methods"], s["alphas"]
+    if not methods:  # no cell measured (e.g. every run skipped): nothing to draw
+        return
+    fig, axes = plt.subplots(1, 3, figsize=(17, 4.5))
     width = 0.8 / len(methods)
     for i, m in enumerate(methods):
         for key, ax in (("slm", axes[0]), ("worst_client", axes[1])):
