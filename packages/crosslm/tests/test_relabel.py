@@ -10,7 +10,7 @@ from crosslm import protocol
 from crosslm.client import run_round
 from crosslm.config import ConfigError, RunConfig
 from crosslm.data import write_silos
-from crosslm.server import _balanced, aggregate_per_label, relabel
+from crosslm.server import _balanced, aggregate_per_label, majority_vote, relabel
 
 
 def test_a_client_that_never_saw_a_label_cannot_vote_for_it():
@@ -122,3 +122,21 @@ def test_relabelled_samples_are_balanced_across_labels():
     # Three samples relabelled a, one b, two labels: a is down-weighted to an even share, b is kept whole.
     out = _balanced([["x", "a", 0.9], ["y", "a", 0.6], ["z", "a", 0.3], ["w", "b", 0.5]], 2)
     assert [q for *_, q in out] == pytest.approx([0.6, 0.4, 0.2, 0.5])
+
+
+def test_majority_vote_keeps_a_label_two_of_three_judges_give():
+    # (consensus label, score, consensus kept) per sample; intended labels; the LLM scorer's labels.
+    judged = [("a", 0.9, True), ("b", 0.9, True), ("c", 0.1, False), ("a", 0.8, True), ("b", 0.3, True)]
+    intended = ["a", "a", "c", "b", "c"]
+    predicted = ["b", "b", "c", "c", "a"]
+    out = majority_vote(judged, intended, predicted)
+    assert out[0] == ("a", 1.0, True)  # written for a, clients say a: kept although the LLM says b
+    assert out[1] == ("b", 1.0, True)  # clients and LLM agree on b: relabelled
+    assert out[2] == ("c", 1.0, True)  # clients abstain; intended == LLM: kept (filtered KD's rule)
+    assert out[3][2] is False  # three different labels: no majority
+    assert out[4][2] is False
+
+
+def test_relabel_vote_is_checked():
+    with pytest.raises(ConfigError, match="relabel-vote"):
+        RunConfig.from_mapping({"relabel-vote": "unanimous"})

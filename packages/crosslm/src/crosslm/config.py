@@ -19,6 +19,7 @@ LLM_METHODS = ("crosslm", "kd", "kd-filtered")  # the methods that use the serve
 REGULARIZERS = ("lora", "kl", "replay")
 AGGREGATIONS = ("label-weighted", "count-weighted", "median")
 MODES = ("classify", "response")
+RELABEL_VOTES = ("consensus", "majority")
 TASKS = ("auto", "topic", "rating", "hf")
 RESPONSE_METHODS = ("crosslm", "standalone")  # response mode: reward models with or without the federation
 RESPONSE_SELECTS = ("best", "threshold")
@@ -100,6 +101,7 @@ class _Methods:
             "mode": MODES,
             "task": TASKS,
             "response_select": RESPONSE_SELECTS,
+            "relabel_vote": RELABEL_VOTES,
         }
         for key, allowed in choices.items():
             if getattr(self, key) not in allowed:

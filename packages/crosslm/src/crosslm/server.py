@@ -223,6 +223,20 @@ def relabel(consensus: list[list[float]], labels: list[str], threshold: float, m
     return out
 
 
+def majority_vote(
+    judged: list[tuple[str, float, bool]], intended: list[str], predicted: list[str]
+) -> list[tuple[str, float, bool]]:
+    """Per sample: (label, weight 1, kept) where at least two of three judges give it that label: the label
+    it was written for, the LLM's label scorer, and the clients' consensus (a vote only where `relabel`
+    kept it: past the threshold and margin)."""
+    out = []
+    for (y, _, agreed), yi, p in zip(judged, intended, predicted, strict=True):
+        votes = Counter([yi, p] + ([y] if agreed else []))
+        label, n = votes.most_common(1)[0]
+        out.append((label, 1.0, n >= 2))
+    return out
+
+
 def enhance(
     side: ServerSide,
     samples: list[tuple[str, str]],
@@ -278,7 +292,11 @@ def _enhance_relabelled(
     cfg, labels = side.cfg, side.task.labels
     judged = relabel(consensus, labels, cfg.threshold, cfg.relabel_margin)
     keep = [kept for *_, kept in judged]
-    if cfg.server_filter:  # the LLM's own label scorer must agree with the consensus label
+    if cfg.relabel_vote == "majority":
+        pred = side.llm.predict_labels(side.task, [t for t, _ in samples], _progress(side, "LLM filter"))
+        judged = majority_vote(judged, [y for _, y in samples], pred)
+        keep = [kept for *_, kept in judged]
+    elif cfg.server_filter:  # the LLM's own label scorer must agree with the consensus label
         pred = side.llm.predict_labels(side.task, [t for t, _ in samples], _progress(side, "LLM filter"))
         keep = [k and p == y for k, (y, *_), p in zip(keep, judged, pred, strict=True)]
     pairs = list(zip(samples, judged, keep, strict=True))
