@@ -139,3 +139,72 @@ def test_build_writes_the_same_collection_and_drops(tmp_path, monkeypatch):
     redact._default_redactor.cache_clear()
     assert outputs["fast"] == outputs["pure"]
     assert outputs["pure"][2] and outputs["pure"][3]["near"] and outputs["pure"][3]["exact"]
+
+
+def _weak_trigger_texts(seed: int, n: int) -> list[str]:
+    """Weak triggers (greetings, sign-offs, "I am") before every kind of first token `_accepted` weighs:
+    lexicon names (plain, hyphenated, with an apostrophe), common words, unknown words, initials, followed
+    by a surname, a clause end, " and ", a line break or nothing."""
+    rng = random.Random(seed)
+    triggers = [
+        "Hi ",
+        "Hi, ",
+        "hello ",
+        "Dear ",
+        "Thanks,\n",
+        "Cheers, ",
+        "Best regards,\n",
+        "I am ",
+        "I'm ",
+        "this is ",
+        "cc ",
+        "\n\nHey ",
+        "Kind regards, ",
+    ]
+    firsts = [
+        "Anna",
+        "Will",
+        "May",
+        "Rose",
+        "How",
+        "Fine",
+        "Zorblax",
+        "Qx",
+        "O'Hara",
+        "Al-Hassan",
+        "Jean-Luc",
+        "St-Onge",
+        "J.",
+        "Van",
+        "Ms",
+        "Akiko",
+        "Nikolay",
+        "Kitty",
+        "NASA",
+        "Grant",
+    ]
+    tails = ["", ",", "!", ".", "\n", " and Bo", " from Oslo", " here", " Smith", " Garcia", " de Vries",
+             " is here", " you", "'s car", "(x)", ".parse", " Ng"]  # fmt: skip
+    starts = ["", "ok. ", "Yes, "]
+
+    def line() -> str:
+        return rng.choice(starts) + rng.choice(triggers) + rng.choice(firsts) + rng.choice(tails)
+
+    return ["".join(line() for _ in range(rng.randint(1, 3))) for _ in range(n)]
+
+
+def test_name_gate_is_a_necessary_condition_after_weak_triggers():
+    """Every text the pure name finder finds a name in passes the name gate, and redacts the same."""
+    from sharelm.redaction import names
+
+    pure, fast = _pure_and_fast()
+    gate = fast.gate()
+    name_rule = next(iter(gate.name_rules))
+    texts = _weak_trigger_texts(5, 4000)
+    found = 0
+    for text in texts:
+        if names.find_names(text):
+            found += 1
+            assert name_rule in gate.candidates(text), text
+        assert fast.redact(text) == pure.redact(text), text
+    assert found > 1000
