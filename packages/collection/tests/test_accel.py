@@ -14,8 +14,15 @@ import pytest
 from sharelm.redaction import accel
 
 
-def _pure_and_fast():
+def _need_accel() -> None:
+    """Skip where the accelerator cannot run: Hyperscan missing, or turned off by SHARELM_NO_ACCEL."""
     pytest.importorskip("hyperscan")
+    if not accel.available():
+        pytest.skip("the accelerator is turned off (SHARELM_NO_ACCEL)")
+
+
+def _pure_and_fast():
+    _need_accel()
     from sharelm.redact import Redactor
 
     return Redactor(accelerate=False), Redactor(accelerate=True)
@@ -117,7 +124,7 @@ def test_same_output_on_conversations_and_cut_messages():
 
 def test_build_writes_the_same_collection_and_drops(tmp_path, monkeypatch):
     """The whole build (validate, redact, exact and near dedup) with and without the accelerator."""
-    pytest.importorskip("hyperscan")
+    _need_accel()
     pytest.importorskip("datasketch")
     from sharelm_bench.generate import generate
 
