@@ -52,9 +52,10 @@ SETTINGS = {
     "synthetic-weight": 0.5,
     "synthetic-prior-match": True,
 }
-# CrossLM's own settings on top of SETTINGS: per-label feedback relabels each sample to the federation's
-# consensus label, kept at a normalised consensus of 0.2 (chance is 1/8) when the LLM's scorer agrees.
-CROSSLM = {"relabel": True, "threshold": 0.2}
+# CrossLM's own settings on top of SETTINGS: per-label feedback gives each sample the federation's consensus
+# label (a vote where its normalised score reaches 0.2; chance is 1/8), and a sample keeps the label two of
+# three judges give it: the one it was written for, the LLM's scorer, the clients' consensus.
+CROSSLM = {"relabel": True, "threshold": 0.2, "relabel-vote": "majority"}
 CLIENTS = 6
 EXAMPLES = 480  # 120 for the server's LLM benchmark, 360 across the clients
 TOPICS = 8  # labels of the world; 4 in the earlier grid (its union of silos was +0.9 over Standalone)
