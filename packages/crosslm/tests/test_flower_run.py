@@ -117,12 +117,15 @@ def test_flower_rounds_crash_audit_and_resume(world_run, tmp_path):
     assert (out / "clients" / "client-2" / "round-3").is_dir()
 
 
-def test_flower_rounds_with_per_label_feedback_relabel_the_pool(world_run, tmp_path):
+@pytest.mark.parametrize("vote", ["consensus", "majority"])
+def test_flower_rounds_with_per_label_feedback_relabel_the_pool(world_run, tmp_path, vote):
     """`relabel` end to end, DP on: each client sends every label's noised probability per sample (numbers
-    only), the server relabels the pool by the consensus and the LLM is tuned on it."""
+    only), the server relabels the pool by the consensus (or the majority of intended label, LLM scorer
+    and consensus) and the LLM is tuned on it."""
     out, audit = tmp_path / "run", tmp_path / "audit"
     audit.mkdir()
     extra = {"fail-partition": -1, "kill-partition": -1, "relabel": True, "server-filter": False}
+    extra["relabel-vote"] = vote
     cfg = _config(world_run, out, audit, **extra, **{"dp-noise-multiplier": 0.3, "threshold": 0.34})
     summary = run(cfg, num_supernodes=3, client_cpus=1.0, ray_cpus=2)
     labels = world_run["labels"].split(",")

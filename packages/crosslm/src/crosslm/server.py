@@ -291,13 +291,12 @@ def _enhance_relabelled(
     (`negative-weight` x its score)."""
     cfg, labels = side.cfg, side.task.labels
     judged = relabel(consensus, labels, cfg.threshold, cfg.relabel_margin)
-    keep = [kept for *_, kept in judged]
+    if cfg.relabel_vote == "majority" or cfg.server_filter:
+        pred = side.llm.predict_labels(side.task, [t for t, _ in samples], _progress(side, "LLM filter"))
     if cfg.relabel_vote == "majority":
-        pred = side.llm.predict_labels(side.task, [t for t, _ in samples], _progress(side, "LLM filter"))
         judged = majority_vote(judged, [y for _, y in samples], pred)
-        keep = [kept for *_, kept in judged]
-    elif cfg.server_filter:  # the LLM's own label scorer must agree with the consensus label
-        pred = side.llm.predict_labels(side.task, [t for t, _ in samples], _progress(side, "LLM filter"))
+    keep = [kept for *_, kept in judged]
+    if cfg.relabel_vote == "consensus" and cfg.server_filter:  # the LLM scorer must agree with the clients
         keep = [k and p == y for k, (y, *_), p in zip(keep, judged, pred, strict=True)]
     pairs = list(zip(samples, judged, keep, strict=True))
     accepted = _balanced([[t, y, q] for (t, _), (y, q, _), k in pairs if k], len(labels))
