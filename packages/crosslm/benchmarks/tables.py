@@ -180,7 +180,8 @@ def plot(s: dict, path: Path) -> None:
     for ax, title in ((axes[0], "SLM mean accuracy (final round)"), (axes[1], "worst client's accuracy")):
         ax.set_xticks([j + 0.4 - width / 2 for j in range(len(alphas))], [f"alpha {a}" for a in alphas])
         ax.set(title=f"{title}, 95% intervals", ylim=(0, 1))
-    axes[0].legend(fontsize=7, loc="lower right")
+    handles, labels = axes[0].get_legend_handles_labels()  # below the panels: it hides no bar
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, frameon=False)
     ax = axes[2]
     rows = [s["rows"][str(a)].get("crosslm") for a in alphas]
     if all(rows):
@@ -198,7 +199,7 @@ def plot(s: dict, path: Path) -> None:
     else:
         ax.axis("off")
         ax.text(0.5, 0.5, "no CrossLM runs: no LLM to show", ha="center", va="center")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
     fig.savefig(path, dpi=90)
     plt.close(fig)
 
