@@ -79,6 +79,13 @@ bench-sharedllm: install
 bench-sharedllm-quality: install
 	nice -n 10 $(BIN)/python packages/sharedllm/benchmarks/quality/run.py --out runs/sharedllm-quality $(BENCH_ARGS)
 
+# SharedLLM retrieval from far back on CPU, offline: base in seven curriculum stages, the SharedLLM stage with
+# synthetic retrieval examples, then `sharedllm eval retrieval` (heat maps in packages/sharedllm/benchmarks/retrieval/results).
+# Stages are cached in runs/sharedllm-retrieval (resumable); about 35 + 21 + 9 min on one thread.
+.PHONY: bench-sharedllm-retrieval
+bench-sharedllm-retrieval: install
+	for stage in base lm eval; do nice -n 10 env BIN=$(BIN) STAGE=$$stage bash packages/sharedllm/benchmarks/retrieval/run.sh || exit 1; done
+
 # The chat service's default model: tokenizer, base and chat tuning with `sharedllm train` on the ChatterBot corpus
 # + ShareLM-schema conversations, copied into packages/sharedllm/src/sharedllm/chat_model (package data, 5.6 MB).
 .PHONY: chat-default-model
