@@ -81,7 +81,7 @@ bench-sharedllm-quality: install
 
 # SharedLLM retrieval from far back on CPU, offline: base in seven curriculum stages, the SharedLLM stage with
 # synthetic retrieval examples, then `sharedllm eval retrieval` (heat maps in packages/sharedllm/benchmarks/retrieval/results).
-# Stages are cached in runs/sharedllm-retrieval (resumable); about 35 + 21 + 9 min on one thread.
+# Trained stages are kept in runs/sharedllm-retrieval (resumable); about 35 + 21 + 9 min on one thread.
 .PHONY: bench-sharedllm-retrieval
 bench-sharedllm-retrieval: install
 	for stage in base lm eval; do nice -n 10 env BIN=$(BIN) STAGE=$$stage bash packages/sharedllm/benchmarks/retrieval/run.sh || exit 1; done

@@ -50,7 +50,8 @@ from sharedllm.cli_common import read_documents
 texts = read_documents(sys.argv[1], "sharelm", "text", "*", None)[0]
 open(sys.argv[2], "w").write("\n".join(texts))
 PY
-  $BIN/sharedllm train lm "$R/base/final" --out "$R/sllm" --config "$HERE/lm.toml"
+  [ -f "$R/sllm/final/config.json" ] ||  # kept once trained, as the base stages are (delete it to retrain)
+    $BIN/sharedllm train lm "$R/base/final" --out "$R/sllm" --config "$HERE/lm.toml"
   cp "$R/sllm/loss_curve.png" "$OUT/loss_curve-sharedllm.png"
 fi
 if [ "$STAGE" = eval ]; then
