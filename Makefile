@@ -15,14 +15,14 @@ $(BIN)/python:
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	# The CPU wheel first: anything that depends on torch must find it already installed.
-	$(BIN)/pip install -q $(TORCH)
+	$(BIN)/pip install -q --no-compile $(TORCH)
 
 # Extras beyond [test] in .venv, and in a second fresh venv of `test-packages` (the package alone runs without them).
 EXTRAS_packages/collection := fast
 
 $(STAMP): $(BIN)/python requirements-dev.txt $(addsuffix /pyproject.toml,$(PROJECTS))
 	# Siblings pinned to the version (not to their folders): the five editable installs then satisfy each other.
-	SHARELM_PIN_SIBLINGS=1 $(BIN)/pip install -q -r requirements-dev.txt \
+	SHARELM_PIN_SIBLINGS=1 $(BIN)/pip install -q --no-compile -r requirements-dev.txt \
 	  $(foreach p,$(PROJECTS),-e "$(p)[test$(if $(EXTRAS_$(p)),$(comma)$(EXTRAS_$(p)))]")
 	touch $@
 

@@ -15,7 +15,9 @@ step() {  # quiet on success; the log's tail on failure
   echo "[$path] $*"
   "$@" >"$log" 2>&1 || { tail -40 "$log" >&2; exit 1; }
 }
-grep -q '"torch' "$path/pyproject.toml" && step "$venv/bin/pip" install torch==2.13.0
-step "$venv/bin/pip" install "./$path[test${extras:+,$extras}]"
+# --no-compile: byte-compiling every installed file (torch alone: ~20 s of 29) is left to the imports that
+# need it; CI pays it for seven venvs otherwise.
+grep -q '"torch' "$path/pyproject.toml" && step "$venv/bin/pip" install --no-compile torch==2.13.0
+step "$venv/bin/pip" install --no-compile "./$path[test${extras:+,$extras}]"
 echo "[$path${extras:+ with $extras}] pytest $path"
 "$venv/bin/python" -m pytest "$path" -q -W error::pytest.PytestConfigWarning -p no:cacheprovider
