@@ -5,8 +5,9 @@
 #     one: repeated patterns, repeated spans, then in-window passkey prompts) -> the in-window check
 #     (`sharedllm eval passkey --method truncated` on 120-token prompts) -> needle_coverage.py (how much of
 #     the key the context tree keeps at compression 2 and 1.33, per policy). A stage already trained is kept.
-#   STAGE=lm, then STAGE=eval: SharedLLM continual training with synthetic retrieval examples mixed in
-#     (lm.toml; query-aware policy, the query is the question), then `sharedllm eval retrieval` at 120-32K
+#   STAGE=lm, then STAGE=eval: SharedLLM continual training with synthetic retrieval examples mixed in, in
+#     stages of growing context (lm-1-short.toml: 1-4 chunks, lm-2-long / lm-3-long: 1-64; cross-attention
+#     only; query-aware policy, the query is the question), then `sharedllm eval retrieval` at 120-32K
 #     tokens, depths 0-1, text and code, SharedLLM query-aware and right, truncated base, full attention
 #     (YaRN) up to 8K.
 set -euo pipefail
@@ -16,6 +17,7 @@ HERE=packages/sharedllm/benchmarks/retrieval
 OUT=${OUT:-$HERE/results}
 TRIALS=${TRIALS:-5}
 STAGE=${STAGE:-base}
+LM_STAGES=${LM_STAGES:-1-short 2-long 3-long}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 mkdir -p "$R" "$OUT"
 if [ "$STAGE" = base ]; then
@@ -50,9 +52,15 @@ from sharedllm.cli_common import read_documents
 texts = read_documents(sys.argv[1], "sharelm", "text", "*", None)[0]
 open(sys.argv[2], "w").write("\n".join(texts))
 PY
-  [ -f "$R/sllm/final/config.json" ] ||  # kept once trained, as the base stages are (delete it to retrain)
-    $BIN/sharedllm train lm "$R/base/final" --out "$R/sllm" --config "$HERE/lm.toml"
-  cp "$R/sllm/loss_curve.png" "$OUT/loss_curve-sharedllm.png"
+  # The SharedLLM stages (lm-*.toml), each continuing the previous one; one already trained is kept.
+  prev=$R/base/final
+  for stage in $LM_STAGES; do
+    [ -f "$R/sllm-$stage/final/config.json" ] ||
+      $BIN/sharedllm train lm "$prev" --out "$R/sllm-$stage" --config "$HERE/lm-$stage.toml"
+    prev=$R/sllm-$stage/final
+    cp "$R/sllm-$stage/loss_curve.png" "$OUT/loss_curve-sharedllm-$stage.png"
+  done
+  rm -rf "$R/sllm" && cp -r "$R/sllm-$stage" "$R/sllm"
 fi
 if [ "$STAGE" = eval ]; then
   $BIN/sharedllm eval retrieval "$R/sllm/final" --base "$R/base/final" --lengths 120,4K,8K,16K,32K \
