@@ -79,9 +79,9 @@ bench-sharedllm: install
 bench-sharedllm-quality: install
 	nice -n 10 $(BIN)/python packages/sharedllm/benchmarks/quality/run.py --out runs/sharedllm-quality $(BENCH_ARGS)
 
-# SharedLLM retrieval from far back on CPU, offline: base in seven curriculum stages, the SharedLLM stage with
-# synthetic retrieval examples, then `sharedllm eval retrieval` (heat maps in packages/sharedllm/benchmarks/retrieval/results).
-# Trained stages are kept in runs/sharedllm-retrieval (resumable); about 35 + 21 + 9 min on one thread.
+# SharedLLM retrieval from far back on CPU, offline: base in seven curriculum stages, three SharedLLM stages of
+# growing context with synthetic retrieval examples, then `sharedllm eval retrieval` (heat maps in packages/sharedllm/benchmarks/retrieval/results).
+# Trained stages are kept in runs/sharedllm-retrieval (resumable); about 36 + 30 + 8 min on one thread per run.
 .PHONY: bench-sharedllm-retrieval
 bench-sharedllm-retrieval: install
 	for stage in base lm eval; do nice -n 10 env BIN=$(BIN) STAGE=$$stage bash packages/sharedllm/benchmarks/retrieval/run.sh || exit 1; done
