@@ -102,13 +102,18 @@
       el('span', { class: 'platform' }, (platforms.find((p) => p.id === u.platform) || { name: u.platform || '' }).name),
       el('span', { class: 'preview', title: u.preview || '' }, u.title || u.preview || u.conversation_id),
       el('button', { class: 'delete-shared', onclick: async () => {
+        let message;
         try {
           const r = await call('deleteShared', { key: u.key });
-          $('shared-result').textContent = r.deleted ? 'Deleted from the server.' : `Not deleted: ${r.reason}`;
+          message = r.deleted ? 'Deleted from the server.' : `Not deleted: ${r.reason}`;
         } catch (err) {
-          $('shared-result').textContent = `Error: ${err.message}`;
+          message = `Error: ${err.message}`;
         }
-        await render();
+        try {
+          await render();  // the list first: when the message says deleted, the item is already gone
+        } finally {
+          $('shared-result').textContent = message;
+        }
       } }, 'Delete from server'))));
   }
 
