@@ -81,7 +81,7 @@ bench-sharedllm-quality: install
 
 # SharedLLM retrieval from far back on CPU, offline: base in seven curriculum stages, three SharedLLM stages of
 # growing context with synthetic retrieval examples, then `sharedllm eval retrieval` (heat maps in packages/sharedllm/benchmarks/retrieval/results).
-# Trained stages are kept in runs/sharedllm-retrieval (resumable); about 36 + 30 + 8 min on one thread per run.
+# Trained stages are kept in runs/sharedllm-retrieval (resumable); about 36 + 30 + 8 min (one thread per run, two runs side by side).
 .PHONY: bench-sharedllm-retrieval
 bench-sharedllm-retrieval: install
 	for stage in base lm eval; do nice -n 10 env BIN=$(BIN) STAGE=$$stage bash packages/sharedllm/benchmarks/retrieval/run.sh || exit 1; done

@@ -9,10 +9,11 @@ python packages/sharedllm/benchmarks/retrieval/with_tree.py runs/sharedllm-retri
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from transformers import AutoTokenizer
 
-from sharedllm import SharedLLMForCausalLM
+from sharedllm import SharedLLMConfig, SharedLLMForCausalLM
 
 
 def main() -> None:
@@ -22,12 +23,20 @@ def main() -> None:
     ap.add_argument("--tree-height", type=int, required=True)
     ap.add_argument("--kv-per-node", type=int, required=True)
     args = ap.parse_args()
-    model = SharedLLMForCausalLM.from_pretrained(
-        args.model, tree_height=args.tree_height, kv_per_node=args.kv_per_node
-    )
+    if not (Path(args.model) / "config.json").is_file():
+        ap.error(f"{args.model} is not a SharedLLM checkpoint (no config.json)")
+    config = SharedLLMConfig.from_pretrained(args.model)
+    config.tree_height, config.kv_per_node = args.tree_height, args.kv_per_node
+    try:
+        config.validate_sharedllm()  # from_pretrained's overrides skip the config's own checks
+    except ValueError as exc:
+        ap.error(str(exc))
+    model = SharedLLMForCausalLM.from_pretrained(args.model, config=config)
     c = model.config
-    print(f"{c.chunk_size}-token chunks keep {model.tree.kv_per_chunk} keys and values each "
-          f"(tree height {c.tree_height}, {c.kv_per_node} per node)")
+    print(
+        f"{c.chunk_size}-token chunks keep {model.tree.kv_per_chunk} keys and values each "
+        f"(tree height {c.tree_height}, {c.kv_per_node} per node)"
+    )
     model.save_pretrained(args.out)
     AutoTokenizer.from_pretrained(args.model).save_pretrained(args.out)
 
