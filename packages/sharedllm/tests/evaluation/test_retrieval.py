@@ -24,6 +24,7 @@ from sharedllm.evaluation.retrieval import (
     plot_retrieval,
     retrieval_table,
     run_retrieval,
+    wilson_interval,
 )
 from sharedllm.tiny import tiny_base_model, tiny_sharedllm
 
@@ -109,6 +110,7 @@ def test_the_retrieval_benchmark_runs_every_method_and_draws_heat_maps(tokenizer
     assert shared.config.selection_policy == "right"  # restored after the query-aware runs
     assert mean_over_depths([[1.0, None], [0.0, None]]) == [0.5, None]
     assert "YaRN" in retrieval_table(res, lengths)
+    assert "(" in retrieval_table(res, lengths, prompts_per_length=2)
     assert plot_retrieval(res, lengths, depths, tmp_path / "r.png").stat().st_size > 0
     assert chance_accuracy(5) == pytest.approx(1 / 90000)
     with pytest.raises(ValueError, match="base model"):
@@ -153,3 +155,12 @@ def test_clustered_intervals_widen_when_documents_of_a_package_agree():
     assert gain["clusters"] == 3
     mean, se = sum(diffs) / 8, clustered_se(diffs, groups)
     assert gain["ratio_ci95"] == pytest.approx([math.exp(mean - 2 * se), math.exp(mean + 2 * se)])
+
+
+def test_wilson_interval_matches_the_textbook_values():
+    lo, hi = wilson_interval(14, 50)  # 28% of 50 prompts
+    assert lo == pytest.approx(0.1747, abs=1e-3) and hi == pytest.approx(0.4167, abs=1e-3)
+    assert wilson_interval(0, 25)[0] == 0.0 and wilson_interval(0, 25)[1] == pytest.approx(0.1332, abs=1e-3)
+    assert wilson_interval(25, 25)[1] == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="at least one prompt"):
+        wilson_interval(0, 0)

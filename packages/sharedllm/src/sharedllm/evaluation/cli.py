@@ -235,9 +235,12 @@ def retrieval(
     except ValueError as exc:
         fail(str(exc))
     out.mkdir(parents=True, exist_ok=True)
-    table = retrieval_table(results, length_list)
+    table = retrieval_table(results, length_list, trials * len(depth_list))
     chance = f"chance {chance_accuracy():.4%}"
-    table += f"\n\nAccuracy averaged over depths {depth_list}, {trials} keys per cell; {chance}."
+    table += (
+        f"\n\nAccuracy averaged over depths {depth_list}, {trials} keys per cell "
+        f"({trials * len(depth_list)} prompts per length, 95% Wilson interval in brackets); {chance}."
+    )
     (out / "retrieval.json").write_text(
         json.dumps(
             {

@@ -98,13 +98,32 @@ def mean_over_depths(grid: list[list[float | None]]) -> list[float | None]:
     return [None if any(v is None for v in c) else sum(c) / len(c) for c in cols]
 
 
-def retrieval_table(results: dict, lengths: Sequence[int]) -> str:
-    """Accuracy averaged over depths, one row per (template, method), one column per length."""
+def wilson_interval(successes: float, n: int, z: float = 1.96) -> tuple[float, float]:
+    """95% score interval of a proportion (unlike p +- 2 se, sound near 0% or 100% and for few prompts)."""
+    if n <= 0:
+        raise ValueError(f"an interval needs at least one prompt, got {n}")
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * (p * (1 - p) / n + z * z / (4 * n * n)) ** 0.5 / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def retrieval_table(results: dict, lengths: Sequence[int], prompts_per_length: int | None = None) -> str:
+    """Accuracy averaged over depths, one row per (template, method), one column per length; with
+    `prompts_per_length` (keys per cell x depths) each cell also shows its 95% Wilson interval."""
     head = "| template | method | " + " | ".join(length_label(n) for n in lengths) + " |"
     lines = [head, "|---|---|" + "---:|" * len(lengths)]
     for template, grids in results.items():
         for method, grid in grids.items():
-            vals = ["—" if v is None else f"{v:.0%}" for v in mean_over_depths(grid)]
+            vals = []
+            for v in mean_over_depths(grid):
+                if v is None:
+                    vals.append("—")
+                elif prompts_per_length:
+                    lo, hi = wilson_interval(v * prompts_per_length, prompts_per_length)
+                    vals.append(f"{v:.0%} ({lo:.0%}–{hi:.0%})")
+                else:
+                    vals.append(f"{v:.0%}")
             lines.append(f"| {template} | {LABELS.get(method, method)} | " + " | ".join(vals) + " |")
     return "\n".join(lines)
 
