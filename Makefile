@@ -73,11 +73,20 @@ bench-sharedllm: install
 	  --out packages/sharedllm/benchmarks/efficiency $(BENCH_ARGS)
 
 # SharedLLM quality on CPU, offline: tokenizer + base Llama from scratch on site-packages' Python sources, SharedLLM
-# continually trained from it, perplexity on held-out packages at 4K/8K/16K (runs/sharedllm-quality: table.md, PNGs).
-# Stages are cached in that folder; BENCH_ARGS="--fresh" starts over, "--threads 1" suits a shared CPU.
+# continually trained from it, perplexity on held-out packages at 4K/8K/16K. The seeds run side by side (one thread
+# each) in runs/sharedllm-quality/seed<N> (table.md, PNGs), then their goal ratios in seeds.md / seeds.png.
+# QUALITY_SEEDS=0 runs one seed on both cores. Stages are cached in those folders; BENCH_ARGS="--fresh" starts over.
+QUALITY_SEEDS ?= 0 1
 .PHONY: bench-sharedllm-quality
 bench-sharedllm-quality: install
-	nice -n 10 $(BIN)/python packages/sharedllm/benchmarks/quality/run.py --out runs/sharedllm-quality $(BENCH_ARGS)
+	mkdir -p runs/sharedllm-quality
+	@echo "seeds $(QUALITY_SEEDS) side by side; progress: runs/sharedllm-quality-seed<N>.log"
+	pids=""; for seed in $(QUALITY_SEEDS); do \
+	  nice -n 10 $(BIN)/python packages/sharedllm/benchmarks/quality/run.py --out runs/sharedllm-quality/seed$$seed \
+	    --threads $(if $(word 2,$(QUALITY_SEEDS)),1,2) --set seed=$$seed $(BENCH_ARGS) \
+	    > runs/sharedllm-quality-seed$$seed.log 2>&1 & pids="$$pids $$!"; \
+	done; for pid in $$pids; do wait $$pid || { tail -n 20 runs/sharedllm-quality-seed*.log; exit 1; }; done
+	$(BIN)/python packages/sharedllm/benchmarks/quality/seeds.py runs/sharedllm-quality
 
 # SharedLLM retrieval from far back on CPU, offline: base in seven curriculum stages, three SharedLLM stages of
 # growing context with synthetic retrieval examples, then `sharedllm eval retrieval` (heat maps in packages/sharedllm/benchmarks/retrieval/results).

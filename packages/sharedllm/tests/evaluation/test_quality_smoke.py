@@ -36,6 +36,10 @@ def test_quality_pipeline_runs_every_stage_and_caches_them(code_root, tmp_path):
     ):
         assert (cfg.out / name).stat().st_size > 0
     assert json.loads((cfg.out / "results.json").read_text())["table"] == result["table"]
+    # The default preset trains the cross-attention only: with no context SharedLLM is the base, to the float.
+    ppl = {(r["method"], r["length"]): r["ppl"] for r in result["rows"]}
+    for n in cfg.lengths:
+        assert ppl["sharedllm-none", n] == pytest.approx(ppl["truncated", n], rel=1e-5)
 
     logs.clear()
     again = run_quality(cfg, log=logs.append)  # every training stage is cached now

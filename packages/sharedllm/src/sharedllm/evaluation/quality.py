@@ -56,7 +56,9 @@ class QualityConfig:
     kv_per_node: int = 32
     n_chunks: int = 8
     upper_len: int = 512
-    preset: str = "paper"
+    # Cross-attention only: the upper model stays the base, so SharedLLM with no context IS the base and
+    # any gain is read from the context (the paper's preset also trains the top layer: a generic gain).
+    preset: str = "cross_attention"
     selection_policy: str = "right"  # the paper's language-modelling policy
     split_noise_sigma: float = 0.2  # l/5, the paper's language-modelling noise
     shared_steps: int = 600
