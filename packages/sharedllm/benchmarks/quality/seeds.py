@@ -24,10 +24,14 @@ COMPARISONS = (
 def load_seeds(root: Path) -> dict[int, dict]:
     runs = {}
     for path in sorted(root.glob("seed*/results.json")):
-        result = json.loads(path.read_text())
-        runs[int(result["config"]["seed"])] = result
+        try:
+            result = json.loads(path.read_text())
+            runs[int(result["config"]["seed"])] = result
+            _ = result["gains"][0]["ppl_ratio"]  # the shape this table reads
+        except (ValueError, KeyError, IndexError, TypeError) as err:
+            raise ValueError(f"{path} is not a quality bench result ({type(err).__name__}: {err})") from None
     if not runs:
-        raise FileNotFoundError(f"no seed*/results.json under {root}")
+        raise ValueError(f"no seed*/results.json under {root}")
     return runs
 
 
@@ -67,8 +71,9 @@ def plot_seeds(runs: dict[int, dict], path: Path) -> None:
     )
     for ax, (method, against, goal) in zip(axes, COMPARISONS[:-1], strict=True):
         for i, (seed, result) in enumerate(runs.items()):
-            gs = [gain(result, method, against, n) for n in lengths]
-            x = [j + 0.1 * (i - (len(runs) - 1) / 2) for j in range(len(lengths))]
+            found = [(j, gain(result, method, against, n)) for j, n in enumerate(lengths)]
+            gs = [g for _, g in found if g]
+            x = [j + 0.1 * (i - (len(runs) - 1) / 2) for j, g in found if g]
             y = [g["ppl_ratio"] for g in gs]
             err = [
                 [g["ppl_ratio"] - g["ratio_ci95"][0] for g in gs],
@@ -93,7 +98,7 @@ def plot_seeds(runs: dict[int, dict], path: Path) -> None:
 def main(root: Path = typer.Argument(..., help="Folder holding seed*/results.json")) -> None:
     try:
         runs = load_seeds(root)
-    except FileNotFoundError as err:
+    except ValueError as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(2) from None
     (root / "seeds.md").write_text(seeds_table(runs))

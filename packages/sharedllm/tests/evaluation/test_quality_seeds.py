@@ -43,3 +43,11 @@ def test_seeds_without_results_is_a_clear_error(tmp_path):
     done = subprocess.run([sys.executable, SEEDS, tmp_path], capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and "no seed*/results.json under" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_results_file_that_is_not_the_benchs_is_a_clear_error(tmp_path):
+    (tmp_path / "seed0").mkdir()
+    (tmp_path / "seed0" / "results.json").write_text('{"rows": []}')
+    done = subprocess.run([sys.executable, SEEDS, tmp_path], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "seed0/results.json is not a quality bench result" in done.stderr
+    assert "Traceback" not in done.stderr

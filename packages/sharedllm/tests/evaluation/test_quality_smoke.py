@@ -87,8 +87,18 @@ def test_cached_stages_are_not_reused_under_other_training_settings(tmp_path):
     check_cached_settings(cfg, out)
     cfg.lengths = (64, 128)  # evaluation settings may change
     check_cached_settings(cfg, out)
+    cfg.preset = "paper"  # the SharedLLM stage is not in `out`: a new one may be trained on the cached base
+    check_cached_settings(cfg, out)
+    (out / "sharedllm").mkdir()
+    cfg.preset = "cross_attention"  # ... but a trained one is not reused under another preset
+    with pytest.raises(ValueError, match="preset.*--fresh"):
+        check_cached_settings(cfg, out)
+    cfg.preset = "paper"
     cfg.base_steps += 1
     with pytest.raises(ValueError, match="base_steps.*--fresh"):
+        check_cached_settings(cfg, out)
+    (out / "sharedllm").rmdir()
+    with pytest.raises(ValueError, match="base_steps.*--fresh"):  # the base is never retrained silently
         check_cached_settings(cfg, out)
     (out / "training_settings.json").unlink()
     (out / "tokens_heldout.npz").write_bytes(b"")  # stages of an older bench, settings unknown

@@ -244,6 +244,9 @@ TRAINING_FIELDS = (
     "upper_len", "preset", "selection_policy", "split_noise_sigma", "shared_steps", "shared_batch",
     "shared_lr", "shared_betas", "seed",
 )  # fmt: skip
+# Those only the SharedLLM stage reads: free to change while that stage is not in `out` (an ablation on a
+# cached base: copy the folder without sharedllm/ and pass --set preset=paper).
+SHARED_FIELDS = TRAINING_FIELDS[TRAINING_FIELDS.index("injection_layers") : TRAINING_FIELDS.index("seed")]
 
 
 def check_cached_settings(cfg: QualityConfig, out: Path) -> None:
@@ -259,6 +262,8 @@ def check_cached_settings(cfg: QualityConfig, out: Path) -> None:
     if path.exists():
         cached = json.loads(path.read_text())
         changed = sorted(k for k in TRAINING_FIELDS if cached.get(k) != current[k])
+        if not (out / "sharedllm").exists():
+            changed = [k for k in changed if k not in SHARED_FIELDS]
         if changed:
             raise ValueError(
                 f"{out} holds stages trained with other settings ({', '.join(changed)}); "
